@@ -1,0 +1,65 @@
+"""The application factory: everything is built from settings here, nothing at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from cartdesk import __version__
+from cartdesk.config import Settings, get_settings
+from cartdesk.db.engine import create_database
+from cartdesk.kit.http import install_error_handlers
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    database = create_database(settings.database_url)
+
+    from cartdesk.realtime.hub import create_hub
+
+    hub = create_hub(settings)
+    database.sessionmaker.kw["info"] = {"event_sinks": [hub.publish_events]}
+    database.read_sessionmaker.kw["info"] = {"event_sinks": [hub.publish_events]}
+
+    from cartdesk.jobs.runner import JobRunner
+
+    runner = JobRunner(database, settings=settings)
+    for factory in (database.sessionmaker, database.read_sessionmaker):
+        factory.kw["info"]["job_wakeup"] = runner.wake
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await hub.start()
+        if settings.run_jobs_in_process:
+            runner.start()
+        try:
+            yield
+        finally:
+            runner.stop()
+            await hub.stop()
+            database.dispose()
+
+    app = FastAPI(
+        title="Cartdesk API",
+        version=__version__,
+        description="Customer support for online stores: conversations, customers and more.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.hub = hub
+    app.state.runner = runner
+    install_error_handlers(app)
+
+    from cartdesk import routes as api_routes
+
+    api_routes.include_all(app)
+    return app

@@ -1,0 +1,83 @@
+"""One Settings class for the whole application.
+
+Every value has a working default so that Cartdesk boots with no configuration:
+an SQLite file under ./var, in-process jobs and an in-memory realtime hub.
+Settings are read from the environment (prefix ``CARTDESK_``) or a ``.env`` file
+only when :func:`get_settings` is called, never at import time.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CARTDESK_", env_file=".env", extra="ignore")
+
+    # Storage
+    database_url: str = "sqlite:///./var/cartdesk.db"
+    redis_url: str | None = None
+    data_dir: Path = Path("./var")
+    attachments_backend: str = "local"  # "local" or "s3"
+    attachments_dir: Path | None = None
+    s3_endpoint_url: str | None = None
+    s3_bucket: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    s3_region: str = "us-east-1"
+    max_attachment_bytes: int = 25 * 1024 * 1024
+
+    # Web
+    secret_key: str = Field(default="", description="Signs session cookies; generated into var/ when empty")
+    base_url: str = "http://127.0.0.1:8000"
+    session_cookie_secure: bool = False
+    session_max_age_seconds: int = 14 * 24 * 3600
+
+    # Background work
+    run_jobs_in_process: bool = True
+    job_poll_interval: float = 1.0
+    job_max_attempts: int = 8
+
+    # Logging
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_postgres(cls, value: str) -> str:
+        # Accept the URLs people paste from their hosting panel; we always drive psycopg 3.
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix):]
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def attachments_path(self) -> Path:
+        return self.attachments_dir or (self.data_dir / "attachments")
+
+    def resolved_secret_key(self) -> str:
+        """The configured secret, or one generated once and kept in the data dir."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        import secrets
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,11 @@
+"""Imports every model so that metadata is complete (Alembic, tests)."""
+
+from cartdesk.auth.models import ApiToken, Team, TeamMember, User  # noqa: F401
+from cartdesk.brands.models import Brand  # noqa: F401
+from cartdesk.conversations.models import Attachment, Conversation, ConversationTag, Message, Tag  # noqa: F401
+from cartdesk.customers.models import Customer, CustomerIdentity  # noqa: F401
+from cartdesk.db.base import Base
+from cartdesk.events.models import Event  # noqa: F401
+from cartdesk.jobs.models import Job  # noqa: F401
+
+metadata = Base.metadata

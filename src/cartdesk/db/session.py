@@ -1,0 +1,40 @@
+"""After-commit hooks: the way side effects leave a transaction.
+
+Services call :func:`on_commit` to queue a callable (a realtime push, a wake-up of
+the job runner); it runs only once the surrounding transaction has committed, and
+is dropped if it rolls back. This is zulip's ``send_event_on_commit`` in SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+_KEY = "cartdesk.after_commit"
+
+
+def on_commit(session: Session, callback: Callable[[], object]) -> None:
+    session.info.setdefault(_KEY, []).append(callback)
+
+
+def _run_callbacks(session: Session) -> None:
+    callbacks = session.info.pop(_KEY, [])
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:  # a failed push must never undo a committed change
+            log.exception("after-commit callback failed")
+
+
+def _drop_callbacks(session: Session) -> None:
+    session.info.pop(_KEY, None)
+    session.info.pop("cartdesk.pending_events", None)
+
+
+def install_commit_hooks(factory: sessionmaker[Session]) -> None:
+    event.listen(factory, "after_commit", _run_callbacks)
+    event.listen(factory, "after_soft_rollback", lambda session, _tx: _drop_callbacks(session))
