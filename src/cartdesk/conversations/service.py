@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, true, update
+from sqlalchemy import Select, and_, func, or_, select, true
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from cartdesk.auth import service as auth_service
@@ -576,11 +577,11 @@ def merge(session: Session, *, principal: Principal, target: Conversation, sourc
     if source.brand_id != target.brand_id:
         raise ValidationFailed("Only conversations of the same brand can be merged.", details=[{"field": "source_id"}])
     moved = session.execute(
-        update(Message).where(Message.conversation_id == source.id).values(conversation_id=target.id)
+        sql_update(Message).where(Message.conversation_id == source.id).values(conversation_id=target.id)
     ).rowcount
     from cartdesk.events.models import Event
 
-    session.execute(update(Event).where(Event.conversation_id == source.id).values(conversation_id=target.id))
+    session.execute(sql_update(Event).where(Event.conversation_id == source.id).values(conversation_id=target.id))
     _set_tags(session, conversation=target, names=sorted(set(target.tag_names) | set(source.tag_names)))
     target.message_count += source.message_count
     target.last_activity_at = max(target.last_activity_at, source.last_activity_at)
@@ -612,9 +613,9 @@ def merge_customers(session: Session, *, principal: Principal, target: Customer,
     if not principal.has_scope("customers:write"):
         raise Forbidden("This token may not change customers (needs customers:write).")
     customers_service.merge(session, actor=principal.actor, target=target, source=source)
-    session.execute(update(Conversation).where(Conversation.customer_id == source.id).values(customer_id=target.id))
+    session.execute(sql_update(Conversation).where(Conversation.customer_id == source.id).values(customer_id=target.id))
     session.execute(
-        update(Message).where(Message.author_customer_id == source.id).values(author_customer_id=target.id)
+        sql_update(Message).where(Message.author_customer_id == source.id).values(author_customer_id=target.id)
     )
     session.flush()
     return target
