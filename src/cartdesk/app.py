@@ -10,27 +10,24 @@ from fastapi import FastAPI
 
 from cartdesk import __version__
 from cartdesk.config import Settings, get_settings
-from cartdesk.db.engine import create_database
+from cartdesk.db.engine import Database, create_database
 from cartdesk.kit.http import install_error_handlers
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+    """Build the app. ``database`` lets tests hand in one bound to a rolled-back connection."""
     settings = settings or get_settings()
-    database = create_database(settings.database_url)
+    database = database or create_database(settings.database_url)
 
     from cartdesk.realtime.hub import create_hub
 
     hub = create_hub(settings)
-    database.sessionmaker.kw["info"] = {"event_sinks": [hub.publish_events]}
-    database.read_sessionmaker.kw["info"] = {"event_sinks": [hub.publish_events]}
-
     from cartdesk.jobs.runner import JobRunner
 
     runner = JobRunner(database, settings=settings)
-    for factory in (database.sessionmaker, database.read_sessionmaker):
-        factory.kw["info"]["job_wakeup"] = runner.wake
+    database.configure_info(event_sinks=[hub.publish_events], job_wakeup=runner.wake)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -82,6 +82,11 @@ class Database:
         finally:
             session.close()
 
+    def configure_info(self, **info: object) -> None:
+        """Values every new session sees in ``session.info`` (event sinks, job wake-up)."""
+        for factory in (self.sessionmaker, self.read_sessionmaker):
+            factory.kw.setdefault("info", {}).update(info)
+
     def dispose(self) -> None:
         self.engine.dispose()
 
