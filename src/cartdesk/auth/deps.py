@@ -1,5 +1,8 @@
 """Who is calling: typed dependencies that routes declare.
 
+They are ``async def`` on purpose (see db/deps.py): a sync dependency costs a
+thread-pool hop on every request.
+
 API routes accept a bearer token or, for the web app's own fetches, the session
 cookie. Permission checks are dependencies too, so a route's signature says who
 may call it.
@@ -25,14 +28,19 @@ SESSION_VERSION_KEY = "sv"
 
 
 def _from_bearer(request: Request, session: Session, token: str) -> Principal:
+    cached = auth_service.cached_principal(token)
+    if cached is not None:
+        return cached[0]
     row, user = auth_service.resolve_token(session, token=token)
+    principal = auth_service.principal_for(user, scopes=row.scopes, via_token=True)
+    auth_service.remember_principal(token, principal, row)
     now = utcnow()
     if auth_service.should_touch(row, now):
         # Recorded after the request's own transaction (which may be read-only, and on
         # SQLite may hold the write lock) has finished.
         database, token_id = request.app.state.db, row.id
         on_commit(session, lambda: auth_service.touch_token(database, token_id=token_id, now=now))
-    return auth_service.principal_for(user, scopes=row.scopes, via_token=True)
+    return principal
 
 
 def _from_cookie(request: Request, session: Session) -> Principal | None:
@@ -46,7 +54,7 @@ def _from_cookie(request: Request, session: Session) -> Principal | None:
     return auth_service.principal_for(user)
 
 
-def optional_principal(request: Request, session: Session = Depends(request_session)) -> Principal | None:
+async def optional_principal(request: Request, session: Session = Depends(request_session)) -> Principal | None:
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
@@ -62,26 +70,26 @@ def optional_principal(request: Request, session: Session = Depends(request_sess
     return principal
 
 
-def current_principal(principal: Principal | None = Depends(optional_principal)) -> Principal:
+async def current_principal(principal: Principal | None = Depends(optional_principal)) -> Principal:
     if principal is None:
         raise Unauthorized("Authentication required: send a bearer token or log in.")
     return principal
 
 
-def require_supervisor(principal: Principal = Depends(current_principal)) -> Principal:
+async def require_supervisor(principal: Principal = Depends(current_principal)) -> Principal:
     if principal.role not in (Role.admin, Role.supervisor):
         raise Forbidden("This needs a supervisor or admin.")
     return principal
 
 
-def require_admin(principal: Principal = Depends(current_principal)) -> Principal:
+async def require_admin(principal: Principal = Depends(current_principal)) -> Principal:
     if principal.role != Role.admin or not principal.has_scope("admin"):
         raise Forbidden("This needs an admin (and a token with the admin scope).")
     return principal
 
 
 def require_scope(scope: str):  # type: ignore[no-untyped-def]
-    def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+    async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
         if not principal.has_scope(scope):
             raise Forbidden(f"This token lacks the {scope} scope.", details={"scope": scope})
         return principal

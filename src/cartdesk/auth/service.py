@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -27,6 +28,7 @@ from cartdesk.auth.schemas import (
     UserUpdate,
 )
 from cartdesk.db.engine import Database
+from cartdesk.db.session import on_commit
 from cartdesk.events import service as events_service
 from cartdesk.events.schemas import Actor
 from cartdesk.kit.clock import utcnow
@@ -109,6 +111,7 @@ def update_user(session: Session, *, actor: Actor, user: User, user_in: UserUpda
     if changes.get("is_active") is False:
         user.session_version += 1
     session.flush()
+    on_commit(session, _bump_generation)
     after = {k: getattr(user, k) for k in before}
     events_service.record(
         session, verb="user.updated", actor=actor, subject_type="user", subject_id=user.id,
@@ -246,9 +249,46 @@ def list_tokens(session: Session, *, user_id: int) -> Sequence[ApiToken]:
 def revoke_token(session: Session, *, actor: Actor, token: ApiToken) -> None:
     if token.revoked_at is None:
         token.revoked_at = utcnow()
+        on_commit(session, _bump_generation)
         events_service.record(
             session, verb="token.revoked", actor=actor, subject_type="api_token", subject_id=token.id, data={}
         )
+
+
+# --- the token cache -------------------------------------------------------------
+# Resolving a bearer token costs two queries on every API request. Principals are
+# cached per process for a few seconds; any change that could revoke access
+# (token revoked, user updated or deactivated) bumps a generation counter after
+# commit, which empties this process's cache at once. Other processes notice within
+# TOKEN_CACHE_SECONDS.
+TOKEN_CACHE_SECONDS = 5.0
+_cache: dict[str, tuple[float, int, Principal, int, datetime | None]] = {}
+_generation = 0
+
+
+def _bump_generation() -> None:
+    global _generation
+    _generation += 1
+    _cache.clear()
+
+
+def cached_principal(token: str) -> tuple[Principal, int] | None:
+    """(principal, token_id) if this token was resolved moments ago and nothing changed since."""
+    entry = _cache.get(_digest(token))
+    if entry is None:
+        return None
+    cached_at, generation, principal, token_id, expires_at = entry
+    if generation != _generation or time.monotonic() - cached_at > TOKEN_CACHE_SECONDS:
+        return None
+    if expires_at is not None and expires_at <= utcnow():
+        return None
+    return principal, token_id
+
+
+def remember_principal(token: str, principal: Principal, row: ApiToken) -> None:
+    if len(_cache) > 10_000:
+        _cache.clear()
+    _cache[_digest(token)] = (time.monotonic(), _generation, principal, row.id, row.expires_at)
 
 
 # Touching last_used_at on every request would turn every read into a write; once a

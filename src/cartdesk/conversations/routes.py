@@ -1,14 +1,19 @@
-"""REST API for conversations. Thin: parse, call the service, shape the answer."""
+"""REST API for conversations. Thin: parse, call the service, shape the answer.
+
+Handlers are ``async def`` and return JSON built by conversations/queries.py (see
+db/deps.py for why); ``response_model`` documents the shapes in OpenAPI.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
+from sqlalchemy import select
 
 from cartdesk.auth.deps import ConversationsRead, ConversationsWrite
-from cartdesk.conversations import service
-from cartdesk.conversations.models import Priority, Status
+from cartdesk.conversations import queries, service
+from cartdesk.conversations.models import Message, Priority, Status
 from cartdesk.conversations.schemas import (
     ConversationCreate,
     ConversationCreated,
@@ -21,27 +26,35 @@ from cartdesk.conversations.schemas import (
     MessageRead,
     Page,
 )
-from cartdesk.customers.schemas import CustomerRead
 from cartdesk.db.deps import DbSession
+from cartdesk.kit.errors import NotFound, ValidationFailed
+from cartdesk.kit.jsonresp import json_response
 
 router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ConversationCreated)
-def create_conversation(body: ConversationCreate, session: DbSession, principal: ConversationsWrite) -> ConversationCreated:
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ConversationCreated,
+             summary="Open a conversation with the customer's first message")
+async def create_conversation(body: ConversationCreate, session: DbSession, principal: ConversationsWrite) -> Response:
+    """Finds or creates the customer by email (or phone), numbers the conversation per brand and
+    stores the first message. With ``message.external_id`` the call is idempotent."""
     conversation = service.create(session, actor=principal.actor, conversation_in=body)
-    first = service.list_messages(session, conversation_id=conversation.id)[-1]
-    return ConversationCreated(
-        id=conversation.id, number=conversation.number, brand_id=conversation.brand_id,
-        status=conversation.status, customer_id=conversation.customer_id, message_id=first.id,
+    session.flush()
+    first_id = session.scalar(
+        select(Message.id).where(Message.conversation_id == conversation.id).order_by(Message.id).limit(1)
+    )
+    return json_response(
+        {"id": conversation.id, "number": conversation.number, "brand_id": conversation.brand_id,
+         "status": conversation.status, "customer_id": conversation.customer_id, "message_id": first_id},
+        status_code=201,
     )
 
 
-@router.get("", response_model=Page[ConversationRead])
-def list_conversations(
+@router.get("", response_model=Page[ConversationRead], summary="List conversations (inbox views)")
+async def list_conversations(
     session: DbSession,
     principal: ConversationsRead,
-    status_: Annotated[list[Status] | None, Query(alias="status", description="repeat or comma-separate")] = None,
+    status_: Annotated[list[str] | None, Query(alias="status", description="repeat or comma-separate")] = None,
     assignee: Annotated[str | None, Query(description="user id, 'me' or 'none'")] = None,
     team: int | None = None,
     tag: str | None = None,
@@ -51,29 +64,45 @@ def list_conversations(
     priority: Priority | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
     cursor: str | None = None,
-) -> Page[ConversationRead]:
+) -> Response:
+    """Most recent activity first. Pages are keyset-paged: pass ``next_cursor`` back as ``cursor``;
+    a deep page costs the same as the first."""
     filters = ConversationFilters(
-        status=status_, assignee=assignee, team=team, tag=tag, channel=channel, customer=customer,
+        status=_split(status_), assignee=assignee, team=team, tag=tag, channel=channel, customer=customer,
         brand=brand, priority=priority,
     )
-    result = service.list_conversations(session, principal=principal, filters=filters, limit=limit, cursor=cursor)
-    return Page[ConversationRead](
-        items=[ConversationRead.model_validate(c) for c in result.items], next_cursor=result.next_cursor
-    )
+    page = queries.list_page(session, principal=principal, filters=filters, limit=limit, cursor=cursor)
+    return json_response(page)
 
 
-@router.get("/{conversation_id}", response_model=ConversationDetail)
-def get_conversation(conversation_id: int, session: DbSession, principal: ConversationsRead) -> ConversationDetail:
-    conversation = service.get_or_raise(session, conversation_id=conversation_id, principal=principal)
-    messages = service.list_messages(session, conversation_id=conversation.id)
-    base = ConversationRead.model_validate(conversation).model_dump()
-    base["customer"] = CustomerRead.model_validate(conversation.customer)
-    base["messages"] = [MessageRead.model_validate(m) for m in messages]
-    return ConversationDetail.model_validate(base)
+def _split(values: list[str] | None) -> list[Status] | None:
+    if not values:
+        return None
+    out = []
+    for value in values:
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    out.append(Status(part.strip()))
+                except ValueError as exc:
+                    raise ValidationFailed(
+                        f"Unknown status {part.strip()!r}.",
+                        details=[{"field": "status", "allowed": [s.value for s in Status]}],
+                    ) from exc
+    return out or None
 
 
-@router.patch("/{conversation_id}", response_model=ConversationRead)
-def update_conversation(
+@router.get("/{conversation_id}", response_model=ConversationDetail, summary="Get a conversation")
+async def get_conversation(conversation_id: int, session: DbSession, principal: ConversationsRead) -> Response:
+    """The conversation with its customer, tags and every message (notes included)."""
+    data = queries.get_detail(session, principal=principal, conversation_id=conversation_id)
+    if data is None:
+        raise NotFound(f"Conversation {conversation_id} does not exist.", details={"id": conversation_id})
+    return json_response(data)
+
+
+@router.patch("/{conversation_id}", response_model=ConversationRead, summary="Change status, priority, assignee, team or tags")
+async def update_conversation(
     conversation_id: int, body: ConversationUpdate, session: DbSession, principal: ConversationsWrite
 ) -> ConversationRead:
     conversation = service.get_or_raise(session, conversation_id=conversation_id, principal=principal)
@@ -81,17 +110,21 @@ def update_conversation(
     return ConversationRead.model_validate(conversation)
 
 
-@router.post("/{conversation_id}/messages", status_code=status.HTTP_201_CREATED, response_model=MessageRead)
-def add_message(
+@router.post("/{conversation_id}/messages", status_code=status.HTTP_201_CREATED, response_model=MessageRead,
+             summary="Reply to the customer or add an internal note")
+async def add_message(
     conversation_id: int, body: MessageCreate, session: DbSession, principal: ConversationsWrite
-) -> MessageRead:
+) -> Response:
+    """A reply is delivered on the conversation's channel by a durable job after commit (its
+    ``delivery_status`` moves from queued to sent or failed); a note is only for the team."""
     conversation = service.get_or_raise(session, conversation_id=conversation_id, principal=principal)
     message = service.add_message(session, principal=principal, conversation=conversation, message_in=body)
-    return MessageRead.model_validate(message)
+    return json_response(MessageRead.model_validate(message).model_dump(), status_code=201)
 
 
-@router.post("/{conversation_id}/merge", response_model=ConversationRead)
-def merge_conversation(
+@router.post("/{conversation_id}/merge", response_model=ConversationRead,
+             summary="Merge another conversation into this one")
+async def merge_conversation(
     conversation_id: int, body: MergeIn, session: DbSession, principal: ConversationsWrite
 ) -> ConversationRead:
     target = service.get_or_raise(session, conversation_id=conversation_id, principal=principal)

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 
-def request_session(request: Request) -> Iterator[Session]:
+async def request_session(request: Request) -> AsyncIterator[Session]:
+    """One transaction per request, committed (or rolled back) when the handler is done.
+
+    This is deliberately ``async def`` although the session is synchronous: FastAPI
+    runs every *sync* dependency and endpoint through a thread pool, and on this
+    2-core machine that hand-off alone capped a do-nothing endpoint at ~840 req/s
+    (against ~4,000 req/s for ``async def``; docs/performance.md). Our queries are
+    short and CPU-bound, so hot API routes run them on the event loop directly;
+    slow work (password hashing, uploads, outbound HTTP) goes to a thread explicitly.
+    """
     # Reads begin a deferred transaction on SQLite so that they never queue behind writers.
     read_only = request.method in ("GET", "HEAD", "OPTIONS")
     with request.app.state.db.transaction(read_only=read_only) as session:

@@ -1,0 +1,162 @@
+"""HTTP benchmark of the REST API over loopback, one web process, with wrk.
+
+    python bench/http_bench.py --database-url sqlite:///var/bench/bench.db --label sqlite-1m
+
+The database must already be seeded (``cartdesk demo --conversations N``; see
+docs/performance.md). For each operation it runs wrk at concurrency 1 (latency,
+p95) and 32 (throughput), after a warm-up, and first measures the ceiling of the
+load generator against a bare ASGI app on the same uvicorn stack. Results go to
+bench/results/<label>.json and are printed as a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.request import Request, urlopen
+
+ROOT = Path(__file__).resolve().parents[1]
+WRK_DIR = ROOT / "bench" / "wrk"
+OPERATIONS = ["get", "list_first", "list_deep", "create", "reply", "search"]
+SCRIPT = {"get": "get", "list_first": "list", "list_deep": "list", "create": "create", "reply": "reply",
+          "search": "search"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urlopen(url, timeout=2) as r:
+                if r.status < 500:
+                    return
+        except Exception:
+            time.sleep(0.2)
+    raise SystemExit(f"server at {url} did not come up")
+
+
+def cartdesk_bin() -> str:
+    candidate = Path(sys.executable).parent / "cartdesk"
+    return str(candidate) if candidate.exists() else "cartdesk"
+
+
+def run_wrk(url: str, script: str, *, connections: int, seconds: int, env: dict[str, str]) -> dict:
+    threads = 1 if connections == 1 else 2
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+           "-s", str(WRK_DIR / f"{script}.lua"), url]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
+    match = re.search(r"^RESULT (\{.*\})$", out, re.M)
+    if not match:
+        raise SystemExit(f"wrk printed no RESULT line:\n{out}")
+    result = json.loads(match.group(1))
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+def api(base: str, path: str, token: str) -> dict:
+    req = Request(base + path, headers={"Authorization": f"Bearer {token}"})
+    with urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def deep_cursor(database_url: str) -> str:
+    """A cursor half-way down the open inbox, found once with OFFSET (not part of the timing)."""
+    from sqlalchemy import create_engine, text
+
+    from cartdesk.kit.pagination import encode_cursor
+    from cartdesk.db.base import UTCDateTime
+
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        total = conn.execute(text("SELECT count(*) FROM conversations WHERE status = 'open'")).scalar_one()
+        row = conn.execute(
+            text("SELECT last_activity_at, id FROM conversations WHERE status = 'open' "
+                 "ORDER BY last_activity_at DESC, id DESC LIMIT 1 OFFSET :o"), {"o": max(total // 2, 0)}
+        ).one()
+    engine.dispose()
+    at = UTCDateTime().process_result_value(row[0], engine.dialect) if not isinstance(row[0], str) else None
+    if at is None:
+        from datetime import UTC, datetime
+
+        at = datetime.fromisoformat(str(row[0])).replace(tzinfo=UTC)
+    return encode_cursor([at, row[1]])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--label", required=True)
+    parser.add_argument("--email", default="admin@demo.cartdesk.dev", help="user whose token drives the API")
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--ops", default=",".join(OPERATIONS))
+    parser.add_argument("--concurrency", default="1,32")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+
+    env = {**os.environ, "CARTDESK_DATABASE_URL": args.database_url, "CARTDESK_LOG_LEVEL": "WARNING"}
+    token = subprocess.run([cartdesk_bin(), "token", "create", "--email", args.email, "--name", "bench"],
+                           capture_output=True, text=True, env=env, check=True).stdout.strip()
+    results: dict = {"label": args.label, "database": args.database_url.split(":")[0], "ops": {}}
+
+    # 1. The ceiling: wrk against a bare ASGI app on the same server stack.
+    port = free_port()
+    hello = subprocess.Popen([sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "bench"), "hello_app:app",
+                              "--port", str(port), "--log-level", "warning", "--http", "httptools",
+                              "--loop", "uvloop", "--no-access-log"])
+    try:
+        wait_http(f"http://127.0.0.1:{port}/")
+        ceiling = run_wrk(f"http://127.0.0.1:{port}", "hello", connections=32, seconds=5, env=env)
+        results["hello_ceiling_rps"] = ceiling["rps"]
+        print(f"load-generator ceiling (bare ASGI app, c=32): {ceiling['rps']:.0f} req/s", flush=True)
+    finally:
+        hello.terminate()
+        hello.wait()
+
+    # 2. Cartdesk, one web process.
+    port = free_port()
+    server = subprocess.Popen([cartdesk_bin(), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
+                              start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(base + "/healthz")
+        max_id = api(base, "/api/v1/conversations?limit=1", token)["items"][0]["id"]
+        wenv = {**env, "CARTDESK_BENCH_TOKEN": token, "CARTDESK_BENCH_MAX_ID": str(max_id)}
+        cursor = deep_cursor(args.database_url)
+        for op in args.ops.split(","):
+            op_env = {**wenv, "CARTDESK_BENCH_CURSOR": cursor if op == "list_deep" else ""}
+            results["ops"][op] = {}
+            for c in (int(x) for x in args.concurrency.split(",")):
+                run_wrk(base, SCRIPT[op], connections=c, seconds=args.warmup, env=op_env)
+                r = run_wrk(base, SCRIPT[op], connections=c, seconds=args.seconds, env=op_env)
+                results["ops"][op][f"c{c}"] = r
+                print(f"{op:11s} c={c:<3d} {r['rps']:8.1f} req/s  p50 {r['p50_us']/1000:7.2f} ms  "
+                      f"p95 {r['p95_us']/1000:7.2f} ms  p99 {r['p99_us']/1000:7.2f} ms  errors {r['errors']}",
+                      flush=True)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+    out = ROOT / "bench" / "results" / f"{args.label}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    print(f"\nwritten {out}")
+
+
+if __name__ == "__main__":
+    main()
