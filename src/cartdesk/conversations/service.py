@@ -114,6 +114,11 @@ class ListResult:
 
 def _filtered(principal: Principal, filters: ConversationFilters) -> Select[tuple[Conversation]]:
     stmt = select(Conversation).where(visible_to(principal), Conversation.merged_into_id.is_(None))
+    return apply_filters(stmt, principal=principal, filters=filters)
+
+
+def apply_filters(stmt: Select[Any], *, principal: Principal, filters: ConversationFilters) -> Select[Any]:
+    """The inbox filters as WHERE clauses (shared by the ORM and the SQL read models)."""
     if filters.status:
         stmt = stmt.where(Conversation.status.in_(filters.status))
     if filters.assignee is not None:
