@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from cartdesk.customers.models import Customer, CustomerIdentity, IdentityKind
@@ -45,13 +45,18 @@ def get_or_raise(session: Session, *, customer_id: int, follow_merge: bool = Tru
     return customer
 
 
+# Built once: inbound mail and chat look customers up on every message.
+_BY_IDENTITY = select(CustomerIdentity.customer_id).where(
+    CustomerIdentity.kind == bindparam("kind"), CustomerIdentity.value == bindparam("value")
+)
+
+
 def find_by_identity(session: Session, *, kind: IdentityKind, value: str) -> Customer | None:
-    stmt = (
-        select(Customer)
-        .join(CustomerIdentity)
-        .where(CustomerIdentity.kind == kind, CustomerIdentity.value == normalise(kind, value))
-    )
-    return session.scalar(stmt)
+    session.flush()  # the lookup goes around the ORM, so pending identities must be in the table
+    customer_id = session.connection().execute(
+        _BY_IDENTITY, {"kind": str(kind), "value": normalise(kind, value)}
+    ).scalar()
+    return session.get(Customer, customer_id) if customer_id is not None else None
 
 
 def get_or_create_by_identity(
@@ -70,17 +75,20 @@ def get_or_create_by_identity(
         customer_in.phone = normalise(kind, value)
     else:
         customer_in.identities = [{"kind": kind, "value": value}]  # type: ignore[list-item]
-    return create(session, actor=actor, customer_in=customer_in), True
+    return create(session, actor=actor, customer_in=customer_in, identities_checked=True), True
 
 
-def create(session: Session, *, actor: Actor, customer_in: CustomerCreate) -> Customer:
+def create(
+    session: Session, *, actor: Actor, customer_in: CustomerCreate, identities_checked: bool = False
+) -> Customer:
     identities = [(i.kind, normalise(i.kind, i.value)) for i in customer_in.identities]
     if customer_in.email:
         identities.append((IdentityKind.email, normalise(IdentityKind.email, str(customer_in.email))))
     if customer_in.phone:
         identities.append((IdentityKind.phone, normalise(IdentityKind.phone, customer_in.phone)))
     identities = list(dict.fromkeys(identities))
-    _check_identities_free(session, identities)
+    if not identities_checked:
+        _check_identities_free(session, identities)
     customer = Customer(
         name=customer_in.name,
         email=normalise(IdentityKind.email, str(customer_in.email)) if customer_in.email else None,
