@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from cartdesk import __version__
@@ -37,7 +38,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         try:
             yield
         finally:
-            runner.stop()
+            # Off the loop: the runner waits for the jobs in hand, and the loop keeps
+            # serving WebSocket closes meanwhile.
+            await anyio.to_thread.run_sync(runner.stop)
             await hub.stop()
             database.dispose()
 
@@ -55,6 +58,14 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.hub = hub
     app.state.runner = runner
     install_error_handlers(app)
+
+    from cartdesk import observability
+
+    observability.install(app)  # /healthz, /metrics and the request-metrics middleware
+
+    from cartdesk.web import setup as web_setup
+
+    web_setup.install(app, settings)  # sessions, CSRF, templates, /static, HTML error pages
 
     from cartdesk import routes as api_routes
 

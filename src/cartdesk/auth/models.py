@@ -40,7 +40,7 @@ class User(TimestampMixin, Base):
     session_version: Mapped[int] = mapped_column(default=1)
     last_seen_at: Mapped[datetime | None]
 
-    teams: Mapped[list[Team]] = relationship(secondary="team_members", back_populates="members", lazy="selectin")
+    teams: Mapped[list[Team]] = relationship(secondary="team_members", back_populates="members", lazy="select")
 
     @property
     def initials(self) -> str:
@@ -55,7 +55,7 @@ class Team(TimestampMixin, Base):
     name: Mapped[str] = mapped_column(String(120), unique=True)
     description: Mapped[str | None] = mapped_column(String(500))
 
-    members: Mapped[list[User]] = relationship(secondary="team_members", back_populates="teams", lazy="selectin")
+    members: Mapped[list[User]] = relationship(secondary="team_members", back_populates="teams", lazy="select")
 
 
 class TeamMember(Base):

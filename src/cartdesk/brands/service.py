@@ -4,19 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from cartdesk.brands.models import Brand
-from cartdesk.kit.errors import NotFound, ValidationFailed
+from cartdesk.brands.schemas import BrandUpdate
+from cartdesk.events import service as events_service
+from cartdesk.events.schemas import Actor
+from cartdesk.kit.errors import Conflict, NotFound, ValidationFailed
 
 
 def list_brands(session: Session) -> Sequence[Brand]:
     return session.scalars(select(Brand).where(Brand.deleted_at.is_(None)).order_by(Brand.id)).all()
 
 
+# Hot-path statements are built once (see conversations/queries.py for why).
+_DEFAULT_ID = select(Brand.id).where(Brand.deleted_at.is_(None)).order_by(Brand.id).limit(1)
+_TAKE_NUMBER = (
+    sql_update(Brand)
+    .where(Brand.id == bindparam("brand_id"))
+    .values(next_conversation_number=Brand.next_conversation_number + 1)
+    .returning(Brand.next_conversation_number)
+)
+
+
 def get_default(session: Session) -> Brand:
-    brand = session.scalar(select(Brand).where(Brand.deleted_at.is_(None)).order_by(Brand.id).limit(1))
+    brand_id = session.connection().execute(_DEFAULT_ID).scalar()
+    brand = session.get(Brand, brand_id) if brand_id is not None else None
     if brand is None:
         raise ValidationFailed("No brand exists yet; run `cartdesk demo` or create a brand first.")
     return brand
@@ -37,25 +52,47 @@ def resolve(session: Session, *, ref: str | int | None) -> Brand:
 
 def get_or_raise(session: Session, *, brand_id: int) -> Brand:
     brand = session.get(Brand, brand_id)
-    if brand is None:
-        raise NotFound(f"Brand {brand_id} does not exist.")
+    if brand is None or brand.deleted_at is not None:
+        raise NotFound(f"Brand {brand_id} does not exist.", details={"id": brand_id})
     return brand
 
 
-def create(session: Session, *, slug: str, name: str, **fields: object) -> Brand:
+def create(session: Session, *, slug: str, name: str, actor: Actor | None = None, **fields: object) -> Brand:
+    if session.scalar(select(Brand.id).where(Brand.slug == slug)) is not None:
+        raise Conflict(f"A brand with slug {slug!r} already exists.", details={"field": "slug"})
     brand = Brand(slug=slug, name=name, **fields)
     session.add(brand)
     session.flush()
+    if actor is not None:
+        events_service.record(
+            session, verb="brand.created", actor=actor, subject_type="brand", subject_id=brand.id,
+            brand_id=brand.id, data={"slug": slug, "name": name},
+        )
+    return brand
+
+
+_NULLABLE = {"support_email", "website_url"}
+
+
+def update(session: Session, *, actor: Actor, brand: Brand, brand_in: BrandUpdate) -> Brand:
+    changes = brand_in.model_dump(exclude_unset=True)
+    nulled = sorted(k for k, v in changes.items() if v is None and k not in _NULLABLE)
+    if nulled:
+        raise ValidationFailed("These fields cannot be null.", details=[{"field": k} for k in nulled])
+    changes = {k: str(v) if k == "support_email" and v is not None else v for k, v in changes.items()}
+    before = {k: getattr(brand, k) for k in changes}
+    for key, value in changes.items():
+        setattr(brand, key, value)
+    session.flush()
+    events_service.record(
+        session, verb="brand.updated", actor=actor, subject_type="brand", subject_id=brand.id,
+        brand_id=brand.id, data=events_service.diff(before, changes),
+    )
     return brand
 
 
 def next_conversation_number(session: Session, *, brand_id: int) -> int:
     """Atomically take the next number. The UPDATE holds the row lock (PostgreSQL) or
     the write lock (SQLite) until commit, so two creators never get the same number."""
-    number = session.execute(
-        update(Brand)
-        .where(Brand.id == brand_id)
-        .values(next_conversation_number=Brand.next_conversation_number + 1)
-        .returning(Brand.next_conversation_number)
-    ).scalar_one()
+    number = session.connection().execute(_TAKE_NUMBER, {"brand_id": brand_id}).scalar_one()
     return number - 1

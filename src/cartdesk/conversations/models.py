@@ -103,11 +103,11 @@ class Conversation(TimestampMixin, Base):
     reopened_count: Mapped[int] = mapped_column(default=0)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
 
-    brand: Mapped[Brand] = relationship(lazy="joined")
+    brand: Mapped[Brand] = relationship(lazy="select")
     customer: Mapped[Customer] = relationship(lazy="joined")
     assignee: Mapped[User | None] = relationship(lazy="joined")
-    team: Mapped[Team | None] = relationship(lazy="joined")
-    tags: Mapped[list[Tag]] = relationship(secondary="conversation_tags", lazy="selectin", order_by="Tag.name")
+    team: Mapped[Team | None] = relationship(lazy="select")
+    tags: Mapped[list[Tag]] = relationship(secondary="conversation_tags", lazy="select", order_by="Tag.name")
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", lazy="raise", order_by="Message.id"
     )
@@ -150,7 +150,7 @@ class Message(Base):
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages", lazy="raise")
     author_user: Mapped[User | None] = relationship(lazy="joined")
-    attachments: Mapped[list[Attachment]] = relationship(back_populates="message", lazy="selectin")
+    attachments: Mapped[list[Attachment]] = relationship(back_populates="message", lazy="select")
 
     @property
     def is_note(self) -> bool:
@@ -170,6 +170,10 @@ class Attachment(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     storage_key: Mapped[str] = mapped_column(String(500))
     content_id: Mapped[str | None] = mapped_column(String(300))  # for inline images (cid:)
+    # Who uploaded it through the API; until it is on a message only they may see or attach it.
+    uploaded_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime]
 
     message: Mapped[Message | None] = relationship(back_populates="attachments")

@@ -86,15 +86,6 @@ def _tags_for(session: Session, conversation_ids: list[int]) -> dict[int, list[s
     return out
 
 
-def _agent_visibility() -> Any:
-    """conversations.service.visible_to for an agent, with the agent as parameters."""
-    return or_(
-        Conversation.team_id.is_(None),
-        Conversation.assignee_id == bindparam("me"),
-        Conversation.team_id.in_(bindparam("my_teams", expanding=True)),
-    )
-
-
 def _visibility_params(principal: Principal) -> tuple[bool, dict[str, Any]]:
     if principal.is_supervisor:
         return False, {}
@@ -107,7 +98,7 @@ def _list_statement(shape: tuple[Any, ...]) -> Any:
     agent, status, assignee, team, channel, customer, brand, priority, tag, cursor = shape
     stmt = _select_conversations().where(Conversation.merged_into_id.is_(None))
     if agent:
-        stmt = stmt.where(_agent_visibility())
+        stmt = stmt.where(service._agent_visibility())
     if status:
         stmt = stmt.where(Conversation.status.in_(bindparam("statuses", expanding=True)))
     if assignee == "none":
@@ -195,7 +186,7 @@ def _detail_statement(agent: bool) -> Any:
         )
         .where(Conversation.id == bindparam("cid"))
     )
-    return stmt.where(_agent_visibility()) if agent else stmt
+    return stmt.where(service._agent_visibility()) if agent else stmt
 
 
 _DETAIL = {False: _detail_statement(False), True: _detail_statement(True)}

@@ -27,10 +27,15 @@ from cartdesk.conversations.schemas import (
     Page,
 )
 from cartdesk.db.deps import DbSession
+from cartdesk.events import service as events_service
+from cartdesk.events.schemas import EventRead
 from cartdesk.kit.errors import NotFound, ValidationFailed
 from cartdesk.kit.jsonresp import json_response
+from cartdesk.kit.openapi import error_responses
 
-router = APIRouter(prefix="/api/v1/conversations", tags=["conversations"])
+router = APIRouter(
+    prefix="/api/v1/conversations", tags=["conversations"], responses=error_responses(401, 403, 404, 422)
+)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ConversationCreated,
@@ -101,10 +106,13 @@ async def get_conversation(conversation_id: int, session: DbSession, principal: 
     return json_response(data)
 
 
-@router.patch("/{conversation_id}", response_model=ConversationRead, summary="Change status, priority, assignee, team or tags")
+@router.patch("/{conversation_id}", response_model=ConversationRead, summary="Change status, priority, assignee, team or tags",
+              responses=error_responses(409))
 async def update_conversation(
     conversation_id: int, body: ConversationUpdate, session: DbSession, principal: ConversationsWrite
 ) -> ConversationRead:
+    """Only the fields given change. A status change the rules do not allow (e.g. out of
+    ``closed``) is a 409."""
     conversation = service.get_or_raise(session, conversation_id=conversation_id, principal=principal)
     service.update(session, principal=principal, conversation=conversation, update_in=body)
     return ConversationRead.model_validate(conversation)
@@ -123,11 +131,23 @@ async def add_message(
 
 
 @router.post("/{conversation_id}/merge", response_model=ConversationRead,
-             summary="Merge another conversation into this one")
+             summary="Merge another conversation into this one", responses=error_responses(409))
 async def merge_conversation(
     conversation_id: int, body: MergeIn, session: DbSession, principal: ConversationsWrite
 ) -> ConversationRead:
+    """``source_id``'s messages and history move here; the source is closed and points here."""
     target = service.get_or_raise(session, conversation_id=conversation_id, principal=principal)
     source = service.get_or_raise(session, conversation_id=body.source_id, principal=principal)
     service.merge(session, principal=principal, target=target, source=source)
     return ConversationRead.model_validate(target)
+
+
+@router.get("/{conversation_id}/events", response_model=list[EventRead], summary="A conversation's history")
+async def list_conversation_events(
+    conversation_id: int, session: DbSession, principal: ConversationsRead
+) -> list[EventRead]:
+    """The audit log of the conversation, oldest first (its latest 500 entries): who changed
+    what and when, with the values before and after."""
+    conversation = service.get_or_raise(session, conversation_id=conversation_id, principal=principal)
+    events = events_service.list_for_conversation(session, conversation_id=conversation.id)
+    return [EventRead.model_validate(e) for e in events]

@@ -35,6 +35,20 @@ class ConversationCreate(BaseModel):
     tags: list[str] = []
     custom_fields: dict[str, Any] = {}
 
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: list[str]) -> list[str]:
+        # Checked here, before anything is written (a too-long tag would otherwise
+        # fail only at the database, and only on PostgreSQL).
+        return _check_tags(value) or []
+
+
+def _check_tags(value: list[str] | None) -> list[str] | None:
+    for tag in value or []:
+        if not tag.strip() or len(tag) > 64:
+            raise ValueError("tags must be 1 to 64 characters")
+    return value
+
 
 class ConversationUpdate(BaseModel):
     status: Status | None = None
@@ -48,12 +62,7 @@ class ConversationUpdate(BaseModel):
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: list[str] | None) -> list[str] | None:
-        if value is None:
-            return None
-        for tag in value:
-            if not tag.strip() or len(tag) > 64:
-                raise ValueError("tags must be 1 to 64 characters")
-        return value
+        return _check_tags(value)
 
 
 class MessageCreate(BaseModel):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, true
+from sqlalchemy import Select, and_, bindparam, func, or_, select, true
 from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
@@ -82,11 +82,29 @@ def get(session: Session, *, conversation_id: int) -> Conversation | None:
     return session.get(Conversation, conversation_id)
 
 
+def _agent_visibility() -> Any:
+    """visible_to for an agent, with the agent's id and teams as bound parameters."""
+    return or_(
+        Conversation.team_id.is_(None),
+        Conversation.assignee_id == bindparam("me"),
+        Conversation.team_id.in_(bindparam("my_teams", expanding=True)),
+    )
+
+
+# Built once and reused with parameters: a fresh ORM statement per call costs more
+# than the query itself (see conversations/queries.py).
+_GET_ANY = select(Conversation).where(Conversation.id == bindparam("cid"))
+_GET_AS_AGENT = _GET_ANY.where(_agent_visibility())
+
+
 def get_or_raise(session: Session, *, conversation_id: int, principal: Principal | None = None) -> Conversation:
-    stmt = select(Conversation).where(Conversation.id == conversation_id)
-    if principal is not None:
-        stmt = stmt.where(visible_to(principal))
-    conversation = session.scalar(stmt)
+    if principal is None or principal.role in (Role.admin, Role.supervisor):
+        conversation = session.execute(_GET_ANY, {"cid": conversation_id}).scalar_one_or_none()
+    else:
+        conversation = session.execute(
+            _GET_AS_AGENT,
+            {"cid": conversation_id, "me": principal.user_id, "my_teams": list(principal.team_ids)},
+        ).scalar_one_or_none()
     if conversation is None:
         # The same answer for "missing" and "not yours": ids are not an oracle.
         raise NotFound(f"Conversation {conversation_id} does not exist.", details={"id": conversation_id})

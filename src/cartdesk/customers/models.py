@@ -48,7 +48,7 @@ class Customer(TimestampMixin, Base):
     deleted_at: Mapped[datetime | None]
 
     identities: Mapped[list[CustomerIdentity]] = relationship(
-        back_populates="customer", lazy="selectin", cascade="all, delete-orphan"
+        back_populates="customer", lazy="select", cascade="all, delete-orphan"
     )
 
     @property

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,3 +21,17 @@ class Actor:
 
 
 SYSTEM = Actor.system()
+
+
+class EventRead(BaseModel):
+    """One audit-log entry as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    created_at: datetime
+    verb: str
+    actor_type: str
+    actor_id: int | None
+    subject_type: str
+    subject_id: int
+    data: dict[str, Any]

@@ -1,21 +1,378 @@
-"""Job runner (placeholder)."""
+"""Claiming and running durable jobs: in-process threads, `cartdesk worker`, or inline in tests.
+
+A job moves queued → running → done, or back to queued with a later ``run_at``
+after a failure, or to failed once ``max_attempts`` runs have failed. Claiming is
+one short transaction that stamps the row with this worker's id and a lease
+(``locked_until``); running is a second transaction in which the handler's work and
+the "done" mark commit together. A worker that dies mid-job leaves its lease to
+expire, and the job is claimed again — so handlers must be idempotent.
+
+Claiming uses ``SELECT .. FOR UPDATE SKIP LOCKED`` on PostgreSQL, so many workers
+take different jobs without waiting on each other; on SQLite a single
+``UPDATE .. WHERE id = (SELECT ..) RETURNING`` is atomic because SQLite runs one
+writer at a time.
+"""
 
 from __future__ import annotations
 
+import importlib
+import logging
+import os
+import random
+import signal
+import socket
+import threading
+import traceback
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
 from cartdesk.config import Settings
-from cartdesk.db.engine import Database
+from cartdesk.db.engine import Database, create_database
+from cartdesk.jobs import registry
+from cartdesk.jobs.models import Job, JobStatus
+from cartdesk.jobs.service import CONTEXT_KEY, JobContext, purge_finished
+from cartdesk.kit.clock import utcnow
+
+log = logging.getLogger(__name__)
+
+# A job holds its claim this long; a worker that has not finished by then is presumed
+# dead. Handlers are short (a send, a sync call); anything longer splits itself up.
+DEFAULT_LEASE = timedelta(minutes=5)
+BACKOFF_BASE_SECONDS = 5.0
+BACKOFF_CAP_SECONDS = 3600.0
+# Done jobs are evidence for a while, then clutter.
+KEEP_DONE_JOBS = timedelta(days=7)
+_PURGE_EVERY = timedelta(hours=1)
+_MAX_ERROR_CHARS = 4000
+
+
+def handler_modules() -> list[str]:
+    """Every domain's ``tasks`` module, by name, found on disk under the package.
+
+    The platform never imports a domain at module level; instead it imports these
+    names when a runner starts, and each module registers its handlers with
+    :func:`cartdesk.jobs.registry.job`. Adding ``<domain>/tasks.py`` is enough.
+    """
+    root = Path(__file__).resolve().parents[1]
+    names = []
+    for path in sorted(root.rglob("tasks.py")):
+        parts = path.relative_to(root).with_suffix("").parts
+        names.append(".".join(("cartdesk", *parts)))
+    return names
+
+
+def load_handlers(modules: Iterable[str] | None = None) -> list[str]:
+    """Import the handler modules (idempotent); returns the names imported.
+
+    Every model is imported first: a ``cartdesk worker`` process loads no routes,
+    and a handler touching one model needs the models its relationships name.
+    """
+    importlib.import_module("cartdesk.db.models")
+    names = list(modules) if modules is not None else handler_modules()
+    for name in names:
+        importlib.import_module(name)
+    return names
+
+
+def backoff_delay(attempt: int, *, rng: Callable[[], float] = random.random) -> timedelta:
+    """Exponential backoff with jitter: about 5 s, 10 s, 20 s .. capped at an hour.
+
+    The jitter (50–100 % of the step) spreads out retries of jobs that failed
+    together, e.g. every delivery while a mail server was down.
+    """
+    step = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempt - 1))
+    return timedelta(seconds=step * (0.5 + rng() / 2))
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    id: int
+    name: str
+    payload: dict[str, Any]
+    attempt: int
+    max_attempts: int
+
+
+def _ready(now: datetime) -> Any:
+    """Queued and due, or claimed by a worker whose lease has run out."""
+    return or_(
+        (Job.status == JobStatus.queued) & (Job.run_at <= now),
+        (Job.status == JobStatus.running) & (Job.locked_until < now),
+    )
+
+
+class LeaseLost(Exception):
+    """Our lease expired and another worker claimed the job; our run is rolled back."""
 
 
 class JobRunner:
-    def __init__(self, database: Database, *, settings: Settings) -> None:
+    """Runs jobs from the table. One per process; ``concurrency`` threads when started.
+
+    ``run_pending`` drains ready jobs in the calling thread (tests, the CLI);
+    ``start`` runs the same loop in daemon threads that wake on :meth:`wake` (called
+    after a commit that enqueued a job) or every ``settings.job_poll_interval``.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        settings: Settings,
+        concurrency: int = 1,
+        lease: timedelta = DEFAULT_LEASE,
+        worker_id: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.database = database
         self.settings = settings
+        self.concurrency = max(1, concurrency)
+        self.lease = lease
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.clock = clock
+        self._wakeup = threading.Event()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._handlers_loaded = False
+        self._last_purge: datetime | None = None
+
+    # --- lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:
-        pass
+        if self._threads:
+            return
+        self._ensure_handlers()
+        self._stopping.clear()
+        for n in range(self.concurrency):
+            thread = threading.Thread(target=self._loop, name=f"cartdesk-jobs-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        log.info("job runner %s started with %d thread(s)", self.worker_id, self.concurrency)
 
-    def stop(self) -> None:
-        pass
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finish the jobs in hand, then stop; a job still running at ``timeout`` is left
+        to its lease (it will run again elsewhere)."""
+        self._stopping.set()
+        self._wakeup.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
 
     def wake(self) -> None:
-        pass
+        self._wakeup.set()
+
+    @property
+    def running(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wakeup.clear()
+            try:
+                self.run_pending(stop=self._stopping)
+                self._maybe_purge()
+            except Exception:  # the loop outlives a database hiccup
+                log.exception("job runner loop failed; retrying after the poll interval")
+            self._wakeup.wait(self.settings.job_poll_interval)
+
+    # --- running ---------------------------------------------------------------------
+
+    def run_pending(self, limit: int | None = None, *, stop: threading.Event | None = None) -> int:
+        """Run ready jobs one after another until none is left (or ``limit``); returns how many ran.
+
+        Jobs that a handler enqueues are run in the same call, which is what makes
+        "jobs run inline in tests" work. A failed job is rescheduled into the future,
+        so it is not retried within the same call.
+        """
+        self._ensure_handlers()
+        count = 0
+        while limit is None or count < limit:
+            if stop is not None and stop.is_set():
+                break
+            claimed = self.claim()
+            if claimed is None:
+                break
+            self._run(claimed)
+            count += 1
+        return count
+
+    def claim(self) -> _Claimed | None:
+        """Take the next ready job (or one whose lease has expired) for this worker."""
+        now = self.clock()
+        ready = _ready(now)
+        with self.database.transaction() as session:
+            self._fail_exhausted_leases(session, now)
+            pick = select(Job.id).where(ready).order_by(Job.run_at, Job.id).limit(1)
+            if session.get_bind().dialect.name == "postgresql":
+                # Rows another worker is claiming right now are skipped, not waited for;
+                # our row lock lasts until this claim commits.
+                target: Any = session.scalar(pick.with_for_update(skip_locked=True))
+                if target is None:
+                    return None
+            else:
+                # SQLite runs one writer at a time, so a single UPDATE that picks its
+                # own row cannot race another claimer.
+                target = pick.correlate(None).scalar_subquery()
+            row = session.execute(
+                update(Job)
+                .where(Job.id == target, ready)
+                .values(
+                    status=JobStatus.running,
+                    locked_by=self.worker_id,
+                    locked_until=now + self.lease,
+                    attempts=Job.attempts + 1,
+                )
+                .returning(Job.id, Job.name, Job.payload, Job.attempts, Job.max_attempts)
+                .execution_options(synchronize_session=False)
+            ).one_or_none()
+        if row is None:
+            return None
+        return _Claimed(id=row.id, name=row.name, payload=row.payload or {}, attempt=row.attempts,
+                        max_attempts=row.max_attempts)
+
+    def _fail_exhausted_leases(self, session: Session, now: datetime) -> None:
+        # A job whose worker died on its last attempt would otherwise be claimed forever.
+        session.execute(
+            update(Job)
+            .where(Job.status == JobStatus.running, Job.locked_until < now, Job.attempts >= Job.max_attempts)
+            .values(
+                status=JobStatus.failed,
+                finished_at=now,
+                locked_by=None,
+                locked_until=None,
+                last_error="Gave up: the worker running the last attempt stopped before finishing.",
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+    def _run(self, claimed: _Claimed) -> None:
+        handler = registry.get_handler(claimed.name)
+        if handler is None:
+            self._finish_failed(
+                claimed,
+                f"No handler is registered for job {claimed.name!r}. Handlers are found in each "
+                f"domain's tasks.py (loaded: {', '.join(handler_modules()) or 'none'}).",
+                final=True,
+            )
+            return
+        context = JobContext(
+            id=claimed.id, name=claimed.name, attempt=claimed.attempt, max_attempts=claimed.max_attempts
+        )
+        try:
+            with self.database.transaction() as session:
+                session.info[CONTEXT_KEY] = context
+                handler(session, dict(claimed.payload))
+                self._mark_done(session, claimed)
+        except LeaseLost:
+            log.warning("job %s (%s) ran past its lease and was claimed elsewhere; rolled back",
+                        claimed.id, claimed.name)
+        except Exception as exc:
+            log.warning("job %s (%s) attempt %d/%d failed: %s", claimed.id, claimed.name, claimed.attempt,
+                        claimed.max_attempts, exc, exc_info=True)
+            self._finish_failed(claimed, _describe(exc), final=claimed.attempt >= claimed.max_attempts)
+
+    def _mark_done(self, session: Session, claimed: _Claimed) -> None:
+        # Same transaction as the handler's work: either both commit or neither.
+        finished = session.execute(
+            update(Job)
+            .where(Job.id == claimed.id, Job.locked_by == self.worker_id, Job.status == JobStatus.running)
+            .values(status=JobStatus.done, finished_at=self.clock(), locked_by=None, locked_until=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if finished != 1:
+            raise LeaseLost(claimed.id)
+
+    def _finish_failed(self, claimed: _Claimed, error: str, *, final: bool) -> None:
+        now = self.clock()
+        values: dict[str, Any] = {"locked_by": None, "locked_until": None, "last_error": error[:_MAX_ERROR_CHARS]}
+        if final:
+            values.update(status=JobStatus.failed, finished_at=now)
+        else:
+            values.update(status=JobStatus.queued, run_at=now + backoff_delay(claimed.attempt))
+        with self.database.transaction() as session:
+            session.execute(
+                update(Job)
+                .where(Job.id == claimed.id, Job.locked_by == self.worker_id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+        if final:
+            log.error("job %s (%s) failed for good after %d attempt(s): %s", claimed.id, claimed.name,
+                      claimed.attempt, error.splitlines()[0] if error else "")
+
+    def _maybe_purge(self) -> None:
+        now = self.clock()
+        if self._last_purge is not None and now - self._last_purge < _PURGE_EVERY:
+            return
+        self._last_purge = now
+        with self.database.transaction() as session:
+            removed = purge_finished(session, older_than=now - KEEP_DONE_JOBS)
+        if removed:
+            log.info("purged %d finished jobs", removed)
+
+    def _ensure_handlers(self) -> None:
+        if not self._handlers_loaded:
+            load_handlers()
+            self._handlers_loaded = True
+
+
+def _describe(exc: BaseException) -> str:
+    """The error for ``last_error``: the message first, then where it was raised."""
+    head = f"{type(exc).__name__}: {exc}"
+    frames = "".join(traceback.format_tb(exc.__traceback__)[-5:])
+    return f"{head}\n{frames}".strip()
+
+
+def run_worker(settings: Settings, *, concurrency: int = 1, stop_event: threading.Event | None = None) -> None:
+    """The ``cartdesk worker`` process: run jobs until SIGTERM/SIGINT (or ``stop_event``).
+
+    Events recorded by handlers reach web processes through Redis when
+    ``settings.redis_url`` is set; without Redis, run jobs in the web process
+    instead (the default, ``run_jobs_in_process``).
+    """
+    from cartdesk.realtime.hub import create_hub
+
+    stop_event = stop_event or threading.Event()
+    database = create_database(settings.database_url)
+    hub = create_hub(settings)
+    runner = JobRunner(database, settings=settings, concurrency=concurrency)
+    database.configure_info(event_sinks=[hub.publish_events], job_wakeup=runner.wake)
+    if not settings.redis_url:
+        log.warning("no CARTDESK_REDIS_URL: events from this worker will not reach web processes live")
+    restore = _install_signal_handlers(stop_event)
+    try:
+        runner.start()
+        log.info("worker %s running; Ctrl-C or SIGTERM stops it after the jobs in hand", runner.worker_id)
+        while not stop_event.wait(1.0):  # a timed wait keeps the main thread responsive to signals
+            pass
+    finally:
+        runner.stop()
+        hub.close_publisher()
+        database.dispose()
+        restore()
+        log.info("worker %s stopped", runner.worker_id)
+
+
+def _install_signal_handlers(stop_event: threading.Event) -> Callable[[], None]:
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None  # signals can only be handled in the main thread
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def handle(signum: int, _frame: object) -> None:
+        log.info("received %s; stopping", signal.Signals(signum).name)
+        stop_event.set()
+
+    for sig in previous:
+        signal.signal(sig, handle)
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore

@@ -25,7 +25,11 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     details = []
     for err in exc.errors():
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        # The first element says where (body, query, path …); only that is dropped, so a
+        # field that is itself called "body" (message.body) keeps its name.
+        loc = [str(p) for p in err.get("loc", ())]
+        if loc and loc[0] in ("body", "query", "path", "header", "cookie"):
+            loc = loc[1:]
         details.append({"field": ".".join(loc) or None, "message": err.get("msg"), "type": err.get("type")})
     return details
 

@@ -1,0 +1,1 @@
+"""The `cartdesk` command line: serve, migrate, worker, demo, users, tokens, export and import."""

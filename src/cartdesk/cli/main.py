@@ -1,0 +1,28 @@
+"""The `cartdesk` command: one Typer app with every subcommand registered here."""
+
+import typer
+
+from cartdesk.cli import data, demo, server, users
+from cartdesk.cli.common import FriendlyGroup
+
+app = typer.Typer(
+    cls=FriendlyGroup,
+    name="cartdesk",
+    help="Cartdesk: self-hosted customer support for online stores. "
+         "Settings come from CARTDESK_* environment variables (or .env).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+app.command()(server.serve)
+app.command()(server.migrate)
+app.command()(server.worker)
+app.command()(demo.demo)
+app.add_typer(users.user_app, name="user")
+app.add_typer(users.token_app, name="token")
+app.command("export")(data.export)
+app.command("import")(data.import_)
+
+if __name__ == "__main__":
+    app()

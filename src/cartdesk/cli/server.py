@@ -1,0 +1,80 @@
+"""Running Cartdesk: the web server, migrations and background workers."""
+
+from typing import Annotated
+
+import typer
+
+from cartdesk.cli.common import err, load_settings, open_database, out, safe_url
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on (0.0.0.0 for all).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Web processes. More than one needs PostgreSQL "
+                                         "or tolerates SQLite's single writer.")] = 1,
+    reload: Annotated[bool, typer.Option(help="Restart when source files change (development).")] = False,
+    access_log: Annotated[bool, typer.Option(help="Log every request line.")] = True,
+) -> None:
+    """Serve the web app and the REST API (docs at /docs) with uvicorn."""
+    import uvicorn
+
+    settings = load_settings()
+    # Fail here, in one readable line, rather than in every worker process.
+    open_database(settings).dispose()
+    if reload and workers > 1:
+        err.print("--reload runs a single process; ignoring --workers.")
+        workers = 1
+    err.print(f"Cartdesk on http://{host}:{port}  (database {safe_url(settings)})")
+    # loop/http "auto" pick uvloop and httptools, which uvicorn[standard] installs:
+    # the fast event loop and parser, with TCP_NODELAY on every connection.
+    uvicorn.run(
+        "cartdesk.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        loop="auto",
+        http="auto",
+        access_log=access_log,
+        log_level=settings.log_level.lower(),
+        proxy_headers=False,
+    )
+
+
+def migrate() -> None:
+    """Bring the database schema up to date (alembic upgrade head) and print its revision."""
+    from cartdesk.db.migrate import current_revision, upgrade
+
+    settings = load_settings()
+    database = open_database(settings, require_schema=False)
+    try:
+        before = current_revision(database.engine)
+        upgrade(database.engine)
+        after = current_revision(database.engine)
+    finally:
+        database.dispose()
+    if before == after:
+        err.print(f"Database {safe_url(settings)} is up to date.")
+    else:
+        err.print(f"Migrated {safe_url(settings)} from {before or 'an empty database'} to {after}.")
+    out.print(f"revision {after}")
+
+
+def worker(
+    concurrency: Annotated[int, typer.Option(min=1, help="Jobs run at the same time in this process.")] = 4,
+) -> None:
+    """Run background jobs (delivery, retries) until interrupted.
+
+    Needed when CARTDESK_RUN_JOBS_IN_PROCESS=false, e.g. with several web processes.
+    """
+    try:
+        from cartdesk.jobs.runner import run_worker
+    except ImportError as exc:  # the runner is a separate piece; say so instead of a traceback
+        from cartdesk.cli.common import CommandError
+
+        raise CommandError(f"This build has no job worker ({exc}).") from exc
+    settings = load_settings()
+    open_database(settings).dispose()
+    err.print(f"Worker started with concurrency {concurrency} on {safe_url(settings)}. Ctrl+C stops it.")
+    run_worker(settings, concurrency=concurrency)

@@ -1,0 +1,86 @@
+"""Background work of conversations: sending agent replies out through their channel.
+
+``messages.deliver`` is enqueued by ``service.add_message`` in the reply's own
+transaction (dedupe key ``deliver:<message id>``), so a reply is sent only if it
+was saved, and at most one delivery job exists per message.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cartdesk.channels import registry as channels_registry
+from cartdesk.conversations.models import Conversation, DeliveryStatus, Direction, Message
+from cartdesk.events import service as events_service
+from cartdesk.events.schemas import SYSTEM
+from cartdesk.jobs import service as jobs_service
+from cartdesk.jobs.registry import job
+
+log = logging.getLogger(__name__)
+
+# Delivery is finished for these; a re-run of the job must not send again.
+_DELIVERED = (DeliveryStatus.sent, DeliveryStatus.delivered)
+
+
+@job("messages.deliver")
+def deliver(session: Session, payload: dict[str, Any]) -> None:
+    """Send one outbound message through its channel's adapter (idempotent).
+
+    Notes and inbound messages are skipped, and so are messages already sent: a
+    job re-run after a crash does not send twice. A retryable failure is raised so
+    the runner tries again with backoff; a permanent one, or the last attempt,
+    marks the message failed with the reason, for the agent to see.
+    """
+    message = session.scalar(
+        select(Message).where(Message.id == int(payload["message_id"])).with_for_update(of=Message)
+    )
+    if message is None:
+        log.info("message %s is gone; nothing to deliver", payload["message_id"])
+        return
+    if message.direction != Direction.outbound or message.delivery_status in _DELIVERED:
+        return
+    conversation = session.get_one(Conversation, message.conversation_id)
+    adapter = channels_registry.get(message.channel)
+    if adapter is None:
+        _record(session, message=message, conversation=conversation, status=DeliveryStatus.failed,
+                error=f"No channel adapter is registered for {message.channel!r}, so this message cannot be sent.")
+        return
+    try:
+        result = adapter.send(session, message=message, conversation=conversation)
+    except Exception as exc:
+        context = jobs_service.context(session)
+        retryable = getattr(exc, "retryable", True)
+        if retryable and context is not None and not context.is_last_attempt:
+            raise
+        _record(session, message=message, conversation=conversation, status=DeliveryStatus.failed,
+                error=str(exc) or type(exc).__name__)
+        return
+    _record(session, message=message, conversation=conversation, status=result.status,
+            external_id=result.external_id)
+
+
+def _record(
+    session: Session,
+    *,
+    message: Message,
+    conversation: Conversation,
+    status: DeliveryStatus,
+    error: str | None = None,
+    external_id: str | None = None,
+) -> None:
+    before = message.delivery_status
+    message.delivery_status = status
+    message.delivery_error = error
+    if external_id:
+        message.external_id = external_id
+    session.flush()
+    events_service.record(
+        session, verb="message.delivery_updated", actor=SYSTEM, subject_type="message", subject_id=message.id,
+        conversation_id=conversation.id, brand_id=conversation.brand_id,
+        data={"delivery_status": {"before": str(before), "after": str(status)}, "channel": message.channel,
+              "error": error, "external_id": external_id},
+    )

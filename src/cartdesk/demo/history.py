@@ -1,0 +1,80 @@
+"""Replaying the past through the services.
+
+The services stamp what they write with the current time and queue delivery of
+agent replies. When we replay history (the demo store, ``cartdesk import``) the
+rows must carry the time the step really happened, and replies that were sent
+long ago must not be sent again. :class:`Backdater` does both, step by step,
+inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
+
+from cartdesk.conversations.models import DeliveryStatus, Message
+from cartdesk.db.base import UTCDateTime
+from cartdesk.jobs.models import Job
+from cartdesk.kit.clock import utcnow
+
+
+@cache
+def _clock_fields(cls: type) -> tuple[str, ...]:
+    mapper = inspect(cls)
+    return tuple(a.key for a in mapper.column_attrs if isinstance(a.columns[0].type, UTCDateTime))
+
+
+class Backdater:
+    """Dates each replayed step at its own time.
+
+    Every row a step inserts (seen through the session's persistence hooks) and
+    every object the caller ``touch``-es has its clock fields that were
+    set during the replay moved to the step's time. Jobs the step queued
+    (deliveries of replies that went out long ago) are dropped, and those replies
+    are marked delivered. All of it happens in the caller's transaction.
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        # Any clock reading at or after this instant was written by the replay.
+        self.started = utcnow()
+        self._written: list[Any] = []
+        event.listen(session, "pending_to_persistent", lambda _session, obj: self._written.append(obj))
+        # Jobs may be inserted with Core (INSERT .. ON CONFLICT) and then loaded.
+        event.listen(session, "loaded_as_persistent", self._on_loaded)
+
+    def _on_loaded(self, _session: Session, obj: Any) -> None:
+        if isinstance(obj, Job):
+            self._written.append(obj)
+
+    @contextmanager
+    def at(self, when: datetime) -> Iterator[Callable[..., None]]:
+        """``with backdater.at(t) as touch: ...; touch(obj)`` for existing objects the step changed."""
+        touched: list[Any] = []
+
+        def touch(*objects: Any) -> None:
+            touched.extend(objects)
+
+        self._written.clear()
+        yield touch
+        session = self.session
+        session.flush()
+        for obj in [*self._written, *touched]:
+            if isinstance(obj, Job):
+                if obj.created_at >= self.started:
+                    session.delete(obj)
+                continue
+            if isinstance(obj, Message) and obj.delivery_status == DeliveryStatus.queued:
+                obj.delivery_status = DeliveryStatus.delivered
+            for key in _clock_fields(type(obj)):
+                value = getattr(obj, key)
+                if value is not None and value >= self.started:
+                    setattr(obj, key, when)
+        self._written.clear()
+        session.flush()

@@ -1,0 +1,106 @@
+"""Database chores for loading and wiping the demo: search triggers, emptying every table.
+
+Both work from what the database says about itself (sqlite_master, the PostgreSQL
+catalog), so tables and triggers added by later migrations are covered too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, text
+
+
+def fts_tables(connection: Connection) -> list[str]:
+    """SQLite FTS5 tables (none on PostgreSQL, whose search indexes maintain themselves)."""
+    if connection.dialect.name != "sqlite":
+        return []
+    rows = connection.exec_driver_sql(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%fts5%'"
+    )
+    return [name for (name,) in rows]
+
+
+@contextmanager
+def search_triggers_suspended(connection: Connection) -> Iterator[list[str]]:
+    """Inside the block, SQLite's FTS triggers do not fire; yields the FTS table names.
+
+    The triggers are dropped and re-created from their own stored SQL in the same
+    transaction, so a failure rolls back to the triggers as they were. Rows written
+    inside the block are NOT indexed: the caller indexes them (``index_rows``) or
+    rebuilds the index.
+    """
+    tables = fts_tables(connection)
+    if not tables:
+        yield tables
+        return
+    clauses = " OR ".join(f"sql LIKE '%{name}%'" for name in tables)
+    triggers = connection.exec_driver_sql(
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND ({clauses})"
+    ).all()
+    for name, _ in triggers:
+        connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
+    yield tables
+    for _, sql in triggers:
+        connection.exec_driver_sql(sql)
+
+
+def fts_sources(connection: Connection) -> dict[str, tuple[str, list[str]]]:
+    """For each table with an external-content FTS index: (FTS table, indexed columns)."""
+    sources = {}
+    for name in fts_tables(connection):
+        sql = connection.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = ?", (name,)).scalar_one()
+        match = re.search(r"content\s*=\s*'(\w+)'", sql)
+        if match:
+            columns = [row[1] for row in connection.exec_driver_sql(f"PRAGMA table_info({name})")]
+            sources[match.group(1)] = (name, columns)
+    return sources
+
+
+def index_rows(connection: Connection, *, table: str, first_id: int, last_id: int) -> None:
+    """Index rows ``first_id..last_id`` of ``table`` as its insert trigger would, in one statement."""
+    source = fts_sources(connection).get(table)
+    if source is None:
+        return
+    fts, columns = source
+    cols = ", ".join(columns)
+    connection.execute(
+        text(f"INSERT INTO {fts}(rowid, {cols}) SELECT id, {cols} FROM {table} WHERE id BETWEEN :a AND :b"),
+        {"a": first_id, "b": last_id},
+    )
+
+
+def user_tables(connection: Connection) -> list[str]:
+    """Every table that holds data (not the migration bookkeeping, not FTS internals)."""
+    if connection.dialect.name == "sqlite":
+        skip = set(fts_tables(connection))
+        rows = connection.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL TABLE%' "
+            "AND name NOT LIKE 'sqlite_%'"
+        )
+        names = [n for (n,) in rows if n != "alembic_version"]
+        return [n for n in names if not any(n.startswith(f + "_") for f in skip)]
+    rows = connection.exec_driver_sql(
+        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'alembic_version'"
+    )
+    return [n for (n,) in rows]
+
+
+def wipe(connection: Connection) -> None:
+    """Empty every data table and its search index; ids start again at 1."""
+    tables = user_tables(connection)
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(
+            "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
+        )
+        return
+    # Rows reference each other in every direction; checking at commit, when all
+    # are gone, is both correct and the only order that always works.
+    connection.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+    with search_triggers_suspended(connection) as fts:
+        for table in tables:
+            connection.exec_driver_sql(f'DELETE FROM "{table}"')
+        for name in fts:
+            connection.exec_driver_sql(f"INSERT INTO {name}({name}) VALUES ('delete-all')")

@@ -1,0 +1,172 @@
+"""The hub for several processes: Redis pub/sub for frames, Redis hashes for presence.
+
+Every process subscribes to one channel (``<prefix>realtime``). Events are
+published as ``{"frames": [...]}`` from whichever thread committed, with a plain
+(thread-safe) Redis client, so ``cartdesk worker`` processes need no event loop.
+Presence lives in one hash per conversation (``<prefix>presence:<id>``, field =
+connection id, value = the entry with its expiry); a change publishes
+``{"presence": <id>}`` and each process reads the hash and tells its own
+subscribers. Reading on receipt, in order, means the last frame a client gets
+always reflects the latest state, whichever process wrote it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+
+from cartdesk.realtime.hub import Hub
+from cartdesk.realtime.presence import Entry, presence_frame
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PREFIX = "cartdesk:"
+_RECONNECT_DELAY_SECONDS = 1.0
+
+
+class RedisHub(Hub):
+    def __init__(self, url: str, *, prefix: str = DEFAULT_PREFIX, **options: Any) -> None:
+        super().__init__(**options)
+        self.url = url
+        self.prefix = prefix
+        self.channel = f"{prefix}realtime"
+        self._redis: aioredis.Redis | None = None
+        self._pubsub: Any = None
+        self._listener: asyncio.Task[None] | None = None
+        self._sync: redis.Redis | None = None
+        self._sync_lock = threading.Lock()
+
+    def _key(self, conversation_id: int) -> str:
+        return f"{self.prefix}presence:{conversation_id}"
+
+    # --- publishing from any thread ---------------------------------------------------------
+
+    def publish_events(self, payloads: Sequence[dict[str, Any]]) -> None:
+        if not payloads:
+            return
+        frames = [{"type": "event", "event": payload} for payload in payloads]
+        # A blocking publish is fine here: it runs in the committing thread, after
+        # commit, and takes a loopback round trip.
+        self._publisher().publish(self.channel, json.dumps({"frames": frames}, default=str))
+
+    def _publisher(self) -> redis.Redis:
+        with self._sync_lock:
+            if self._sync is None:
+                self._sync = redis.Redis.from_url(self.url, socket_timeout=5, socket_connect_timeout=5)
+            return self._sync
+
+    def close_publisher(self) -> None:
+        with self._sync_lock:
+            if self._sync is not None:
+                self._sync.close()
+                self._sync = None
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def _start_backend(self) -> None:
+        self._redis = aioredis.Redis.from_url(self.url, decode_responses=True)
+        await self._subscribe()
+        self._listener = asyncio.create_task(self._listen(), name="cartdesk-realtime-redis")
+
+    async def _stop_backend(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+            self._listener = None
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self._pubsub.aclose()
+            self._pubsub = None
+        if self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+        self.close_publisher()
+
+    async def _subscribe(self) -> None:
+        assert self._redis is not None
+        pubsub = self._redis.pubsub()
+        await pubsub.subscribe(self.channel)
+        # Wait for the server's confirmation: a frame published after start() returns
+        # must not be missed because SUBSCRIBE was still in flight.
+        while True:
+            message = await pubsub.get_message(timeout=5.0)
+            if message is None:
+                raise ConnectionError(f"Redis did not confirm the subscription to {self.channel}")
+            if message["type"] == "subscribe":
+                break
+        self._pubsub = pubsub
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async for message in self._pubsub.listen():
+                    if message.get("type") == "message":
+                        await self._receive(message["data"])
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("lost the Redis realtime subscription; reconnecting")
+                await asyncio.sleep(_RECONNECT_DELAY_SECONDS)
+                with contextlib.suppress(Exception):
+                    await self._pubsub.aclose()
+                with contextlib.suppress(Exception):
+                    await self._subscribe()
+
+    async def _receive(self, data: str) -> None:
+        try:
+            body = json.loads(data)
+        except ValueError:
+            log.warning("ignored a malformed realtime message on %s", self.channel)
+            return
+        if "presence" in body:
+            conversation_id = int(body["presence"])
+            self._fan_out([presence_frame(conversation_id, await self.viewers(conversation_id))])
+        else:
+            self._fan_out(body.get("frames") or [])
+
+    # --- presence storage ---------------------------------------------------------------------
+
+    async def _store(self, conversation_id: int, connection_id: str, entry: Entry | None) -> None:
+        assert self._redis is not None
+        key = self._key(conversation_id)
+        if entry is None:
+            await self._redis.hdel(key, connection_id)
+            return
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, connection_id, json.dumps(entry.to_json()))
+            # The whole hash goes when nobody has refreshed it for two TTLs (every process died).
+            pipe.expire(key, int(self.presence_ttl * 2) + 1)
+            await pipe.execute()
+
+    async def _entries(self, conversation_id: int) -> list[Entry]:
+        assert self._redis is not None
+        key = self._key(conversation_id)
+        raw = await self._redis.hgetall(key)
+        now = self.clock()
+        entries, stale = [], []
+        for connection_id, value in raw.items():
+            try:
+                entry = Entry.from_json(json.loads(value))
+            except (ValueError, KeyError, TypeError):
+                stale.append(connection_id)
+                continue
+            if entry.expires_at <= now:
+                stale.append(connection_id)  # left behind by a process that died
+            else:
+                entries.append(entry)
+        if stale:
+            await self._redis.hdel(key, *stale)
+        return entries
+
+    async def _announce(self, conversation_id: int) -> None:
+        assert self._redis is not None
+        await self._redis.publish(self.channel, json.dumps({"presence": conversation_id}))

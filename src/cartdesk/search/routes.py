@@ -1,0 +1,36 @@
+"""REST API for search.
+
+Unlike the other API routes this handler is a plain ``def``, so FastAPI runs it
+in the thread pool: a search over millions of rows can take tens of
+milliseconds, almost all of it inside the database driver with the GIL
+released, and on the event loop it would stall every other request meanwhile.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from cartdesk.auth.deps import ConversationsRead
+from cartdesk.db.deps import DbSession
+from cartdesk.kit.openapi import error_responses
+from cartdesk.search import service
+from cartdesk.search.schemas import SearchResults
+
+router = APIRouter(prefix="/api/v1/search", tags=["search"], responses=error_responses(401, 403, 422))
+
+
+@router.get("", response_model=SearchResults, summary="Search conversations, messages and customers")
+def search(
+    session: DbSession,
+    principal: ConversationsRead,
+    q: Annotated[str, Query(min_length=1, max_length=500, description="What to look for; the last word may be partial")],
+    limit: Annotated[int, Query(ge=1, le=50, description="At most this many hits per group")] = 10,
+) -> SearchResults:
+    """Full-text search, newest first in each group. Every word must match; the last word
+    matches as a prefix while it is being typed (no trailing space). Quotes, brackets and
+    operators in `q` are ordinary characters. Conversations and messages are limited to
+    those you may read; customers need the `customers:read` scope (an exact email or phone
+    finds the customer first)."""
+    return service.search(session, principal=principal, q=q, limit=limit)

@@ -1,0 +1,1 @@
+"""The agent workspace: login, inbox, conversations, customers."""

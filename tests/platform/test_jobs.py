@@ -1,0 +1,206 @@
+"""The job table and runner, inline (run_pending) inside the test's rolled-back transaction."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cartdesk.db.engine import Database
+from cartdesk.events import service as events_service
+from cartdesk.events.models import Event
+from cartdesk.events.schemas import SYSTEM
+from cartdesk.jobs import service as jobs_service
+from cartdesk.jobs.models import Job, JobStatus
+from cartdesk.jobs.registry import job
+from cartdesk.jobs.runner import BACKOFF_BASE_SECONDS, DEFAULT_LEASE, JobRunner, backoff_delay
+from tests.platform.conftest import FakeClock
+
+RAN: list[Any] = []
+
+
+@job("tests.platform.record")
+def _record(session: Session, payload: dict[str, Any]) -> None:
+    # Work that must commit together with the job's "done" mark.
+    RAN.append(payload["n"])
+    events_service.record(session, verb="tests.job_ran", actor=SYSTEM, subject_type="job_test",
+                          subject_id=payload["n"], data={"context": jobs_service.context(session).attempt})
+
+
+@job("tests.platform.fail_after_write")
+def _fail_after_write(session: Session, payload: dict[str, Any]) -> None:
+    events_service.record(session, verb="tests.job_ran", actor=SYSTEM, subject_type="job_test",
+                          subject_id=payload["n"])
+    raise RuntimeError(f"boom {payload['n']}")
+
+
+@job("tests.platform.chain")
+def _chain(session: Session, payload: dict[str, Any]) -> None:
+    jobs_service.enqueue(session, "tests.platform.record", {"n": payload["n"] + 1})
+
+
+def _enqueue(db: Database, name: str, payload: dict[str, Any], **options: Any) -> int:
+    with db.transaction() as s:
+        return jobs_service.enqueue(s, name, payload, **options).id
+
+
+def _job(db: Database, job_id: int) -> Job:
+    with db.transaction(read_only=True) as s:
+        return s.get_one(Job, job_id)
+
+
+def _ran_events(db: Database, n: int) -> int:
+    with db.transaction(read_only=True) as s:
+        return s.scalar(select(func.count()).select_from(Event).where(
+            Event.verb == "tests.job_ran", Event.subject_id == n)) or 0
+
+
+def test_enqueue_in_rolled_back_transaction_leaves_no_job_and_no_wakeup(bound_db: Database) -> None:
+    wakeups: list[int] = []
+    bound_db.configure_info(job_wakeup=lambda: wakeups.append(1))
+    with pytest.raises(RuntimeError), bound_db.transaction() as s:
+        jobs_service.enqueue(s, "tests.platform.record", {"n": 1}, dedupe_key="rolled-back")
+        s.flush()
+        raise RuntimeError("request failed")
+    with bound_db.transaction() as s:
+        assert s.scalar(select(Job).where(Job.dedupe_key == "rolled-back")) is None
+    assert wakeups == []
+
+    _enqueue(bound_db, "tests.platform.record", {"n": 2})
+    assert wakeups == [1]  # woken once, after the commit
+
+
+def test_dedupe_key_makes_enqueue_idempotent(bound_db: Database) -> None:
+    first = _enqueue(bound_db, "tests.platform.record", {"n": 3}, dedupe_key="dedupe-3")
+    again = _enqueue(bound_db, "tests.platform.record", {"n": 3}, dedupe_key="dedupe-3")
+    with bound_db.transaction() as s:
+        same_tx = jobs_service.enqueue(s, "tests.platform.record", {"n": 3}, dedupe_key="dedupe-3").id
+        count = s.scalar(select(func.count()).select_from(Job).where(Job.dedupe_key == "dedupe-3"))
+    assert first == again == same_tx
+    assert count == 1
+
+
+def test_run_pending_runs_handler_and_commits_work_with_done_mark(bound_db: Database, runner: JobRunner) -> None:
+    job_id = _enqueue(bound_db, "tests.platform.record", {"n": 10})
+    assert runner.run_pending() == 1
+    done = _job(bound_db, job_id)
+    assert done.status == JobStatus.done
+    assert done.attempts == 1 and done.finished_at is not None and done.locked_by is None
+    assert _ran_events(bound_db, 10) == 1
+    assert runner.run_pending() == 0  # done jobs are not run again
+
+
+def test_jobs_enqueued_by_a_handler_run_in_the_same_drain(bound_db: Database, runner: JobRunner) -> None:
+    _enqueue(bound_db, "tests.platform.chain", {"n": 20})
+    assert runner.run_pending() == 2
+    assert _ran_events(bound_db, 21) == 1
+
+
+def test_failure_rolls_back_work_retries_with_backoff_then_fails(
+    bound_db: Database, runner: JobRunner, clock: FakeClock
+) -> None:
+    job_id = _enqueue(bound_db, "tests.platform.fail_after_write", {"n": 30}, max_attempts=3)
+    start = clock.now
+
+    assert runner.run_pending() == 1
+    first = _job(bound_db, job_id)
+    assert first.status == JobStatus.queued and first.attempts == 1
+    assert "RuntimeError: boom 30" in (first.last_error or "")
+    delay = first.run_at - start
+    assert timedelta(seconds=BACKOFF_BASE_SECONDS / 2) <= delay <= timedelta(seconds=BACKOFF_BASE_SECONDS)
+    assert _ran_events(bound_db, 30) == 0  # the handler's write went with the failure
+
+    assert runner.run_pending() == 0  # not due yet
+    clock.now = first.run_at
+    assert runner.run_pending() == 1
+    second = _job(bound_db, job_id)
+    assert second.status == JobStatus.queued and second.attempts == 2
+    assert second.run_at - clock.now >= timedelta(seconds=BACKOFF_BASE_SECONDS)  # the step doubled
+
+    clock.now = second.run_at
+    assert runner.run_pending() == 1
+    last = _job(bound_db, job_id)
+    assert last.status == JobStatus.failed and last.attempts == 3
+    assert last.finished_at is not None and "boom 30" in (last.last_error or "")
+    clock.advance(days=1)
+    assert runner.run_pending() == 0
+
+
+def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
+    low = [backoff_delay(n, rng=lambda: 0.0).total_seconds() for n in range(1, 6)]
+    high = [backoff_delay(n, rng=lambda: 1.0).total_seconds() for n in range(1, 6)]
+    assert low == [2.5, 5.0, 10.0, 20.0, 40.0]
+    assert high == [5.0, 10.0, 20.0, 40.0, 80.0]
+    assert backoff_delay(30, rng=lambda: 1.0) == timedelta(hours=1)
+
+
+def test_unknown_handler_fails_at_once_with_a_clear_error(bound_db: Database, runner: JobRunner) -> None:
+    job_id = _enqueue(bound_db, "tests.platform.no_such_handler", {})
+    assert runner.run_pending() == 1
+    failed = _job(bound_db, job_id)
+    assert failed.status == JobStatus.failed
+    assert "No handler is registered for job 'tests.platform.no_such_handler'" in (failed.last_error or "")
+
+
+def test_job_of_a_dead_worker_is_rerun_after_its_lease(
+    bound_db: Database, runner: JobRunner, settings: Any, clock: FakeClock
+) -> None:
+    job_id = _enqueue(bound_db, "tests.platform.record", {"n": 40})
+    dead = JobRunner(bound_db, settings=settings, clock=clock, worker_id="dead-worker")
+    claimed = dead.claim()  # ... and the process dies before running it
+    assert claimed is not None and claimed.id == job_id
+    assert _job(bound_db, job_id).locked_by == "dead-worker"
+
+    assert runner.run_pending() == 0  # the lease still holds
+    clock.advance(seconds=DEFAULT_LEASE.total_seconds() + 1)
+    assert runner.run_pending() == 1
+    rerun = _job(bound_db, job_id)
+    assert rerun.status == JobStatus.done and rerun.attempts == 2
+    assert _ran_events(bound_db, 40) == 1
+
+
+def test_worker_that_outlived_its_lease_does_not_commit(
+    bound_db: Database, runner: JobRunner, settings: Any, clock: FakeClock
+) -> None:
+    job_id = _enqueue(bound_db, "tests.platform.record", {"n": 50})
+    slow = JobRunner(bound_db, settings=settings, clock=clock, worker_id="slow-worker")
+    claimed = slow.claim()
+    assert claimed is not None
+    clock.advance(seconds=DEFAULT_LEASE.total_seconds() + 1)
+    assert runner.run_pending() == 1  # taken over and finished elsewhere
+
+    slow._run(claimed)  # the slow worker finally gets to it: its work must roll back
+    assert _ran_events(bound_db, 50) == 1
+    assert _job(bound_db, job_id).status == JobStatus.done
+
+
+def test_job_whose_worker_died_on_the_last_attempt_is_failed(
+    bound_db: Database, runner: JobRunner, settings: Any, clock: FakeClock
+) -> None:
+    job_id = _enqueue(bound_db, "tests.platform.record", {"n": 60}, max_attempts=1)
+    JobRunner(bound_db, settings=settings, clock=clock, worker_id="dead").claim()
+    clock.advance(seconds=DEFAULT_LEASE.total_seconds() + 1)
+    assert runner.run_pending() == 0
+    failed = _job(bound_db, job_id)
+    assert failed.status == JobStatus.failed
+    assert "stopped before finishing" in (failed.last_error or "")
+    assert _ran_events(bound_db, 60) == 0
+
+
+def test_limit_and_retry_of_failed_job(bound_db: Database, runner: JobRunner) -> None:
+    ids = [_enqueue(bound_db, "tests.platform.record", {"n": 70 + i}) for i in range(3)]
+    assert runner.run_pending(limit=2) == 2
+    assert [_job(bound_db, i).status for i in ids] == [JobStatus.done, JobStatus.done, JobStatus.queued]
+
+    failing = _enqueue(bound_db, "tests.platform.no_such_handler", {})
+    runner.run_pending()
+    with bound_db.transaction() as s:
+        jobs_service.retry(s, job=jobs_service.get_or_raise(s, job_id=failing))
+    again = _job(bound_db, failing)
+    assert again.status == JobStatus.queued and again.attempts == 0
+    with bound_db.transaction() as s:
+        counts = jobs_service.counts_by_status(s)
+    assert counts["queued"] >= 1 and counts["done"] >= 3
