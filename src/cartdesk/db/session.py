@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 
 from sqlalchemy import event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 log = logging.getLogger(__name__)
 _KEY = "cartdesk.after_commit"
@@ -35,6 +35,13 @@ def _drop_callbacks(session: Session) -> None:
     session.info.pop("cartdesk.pending_events", None)
 
 
+def _after_soft_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+    # A rolled-back savepoint (begin_nested) must not throw away what the outer
+    # transaction queued before it; only the end of the outermost one does.
+    if previous_transaction.parent is None and previous_transaction.nested is False:
+        _drop_callbacks(session)
+
+
 def install_commit_hooks(factory: sessionmaker[Session]) -> None:
     event.listen(factory, "after_commit", _run_callbacks)
-    event.listen(factory, "after_soft_rollback", lambda session, _tx: _drop_callbacks(session))
+    event.listen(factory, "after_soft_rollback", _after_soft_rollback)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from cartdesk.db.session import on_commit
@@ -56,7 +56,11 @@ def _publish(session: Session, pending: list[tuple[Event, Actor]]) -> None:
     sinks = session.info.get("event_sinks") or []
     if not sinks:
         return
-    payloads = [as_payload(event, actor) for event, actor in pending]
+    # An event written inside a savepoint that rolled back lost its row (and its
+    # identity); it never happened, so nobody hears of it.
+    payloads = [as_payload(event, actor) for event, actor in pending if inspect(event).has_identity]
+    if not payloads:
+        return
     for sink in sinks:
         sink(payloads)
 
