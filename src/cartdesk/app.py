@@ -25,7 +25,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     from cartdesk.realtime.hub import create_hub
 
     hub = create_hub(settings)
+    from cartdesk.channels import registry as channels_registry
     from cartdesk.jobs.runner import JobRunner
+
+    channels_registry.configure(settings)
 
     runner = JobRunner(database, settings=settings)
     database.configure_info(event_sinks=[hub.publish_events], job_wakeup=runner.wake)

@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     job_poll_interval: float = 1.0
     job_max_attempts: int = 8
 
+    # Channels not yet connected whose replies go to <data_dir>/outbox/<channel>.jsonl
+    # (comma-separated, e.g. "email,chat,sms,social"); `make run` sets it for the demo.
+    dev_outbox_channels: str = ""
+
     # Logging
     log_level: str = "INFO"
 
@@ -53,6 +57,10 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return "postgresql+psycopg://" + value[len(prefix):]
         return value
+
+    @property
+    def dev_outbox_channel_names(self) -> list[str]:
+        return [c.strip() for c in self.dev_outbox_channels.split(",") if c.strip()]
 
     @property
     def is_sqlite(self) -> bool:

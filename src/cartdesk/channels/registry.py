@@ -8,8 +8,12 @@ nothing and is always present.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from cartdesk.channels.base import ChannelAdapter
+
+if TYPE_CHECKING:
+    from cartdesk.config import Settings
 
 _adapters: dict[str, ChannelAdapter] = {}
 _lock = threading.Lock()
@@ -53,3 +57,13 @@ def get(name: str) -> ChannelAdapter | None:
 def names() -> list[str]:
     _ensure_builtins()
     return sorted(_adapters)
+
+
+def configure(settings: Settings) -> None:
+    """Register the adapters that settings ask for (app start-up and `cartdesk worker`)."""
+    from cartdesk.channels.outbox import OutboxAdapter
+
+    for name in settings.dev_outbox_channel_names:
+        current = get(name)
+        if current is None or isinstance(current, OutboxAdapter):
+            register(OutboxAdapter(name, settings.data_dir / "outbox"), replace=True)
