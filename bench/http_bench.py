@@ -96,6 +96,21 @@ def deep_cursor(database_url: str) -> str:
     return encode_cursor([at, row[1]])
 
 
+def open_ids(database_url: str, limit: int = 20000) -> list[int]:
+    """Conversations that accept replies, spread over the whole table."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        step = max(1, (conn.execute(text("SELECT max(id) FROM conversations")).scalar() or 0) // limit)
+        ids = conn.execute(
+            text("SELECT id FROM conversations WHERE status NOT IN ('closed') AND merged_into_id IS NULL "
+                 "AND id % :step = 0 ORDER BY id LIMIT :n"), {"n": limit, "step": step}
+        ).scalars().all()
+    engine.dispose()
+    return list(ids)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", required=True)
@@ -138,6 +153,10 @@ def main() -> None:
         max_id = api(base, "/api/v1/conversations?limit=1", token)["items"][0]["id"]
         wenv = {**env, "CARTDESK_BENCH_TOKEN": token, "CARTDESK_BENCH_MAX_ID": str(max_id)}
         cursor = deep_cursor(args.database_url)
+        ids_file = ROOT / "bench" / "results" / f"{args.label}.open-ids.txt"
+        ids_file.parent.mkdir(parents=True, exist_ok=True)
+        ids_file.write_text("\n".join(str(i) for i in open_ids(args.database_url)) + "\n")
+        wenv["CARTDESK_BENCH_OPEN_IDS"] = str(ids_file)
         for op in args.ops.split(","):
             op_env = {**wenv, "CARTDESK_BENCH_CURSOR": cursor if op == "list_deep" else ""}
             results["ops"][op] = {}

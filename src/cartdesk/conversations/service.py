@@ -465,10 +465,9 @@ def add_message(
         target = message_in.status or (Status.pending if conversation.status in (Status.new, Status.open) else None)
         if target is not None and target != conversation.status:
             _change_status(session, actor=principal.actor, conversation=conversation, status=target)
-        # Sending leaves through a durable job, after commit, keyed by the message id.
-        jobs_service.enqueue(
-            session, "messages.deliver", {"message_id": message.id}, dedupe_key=f"deliver:{message.id}"
-        )
+        # Sending leaves through a durable job, after commit. No dedupe key: the message
+        # is new, so the job is too, and the handler is idempotent on the message id.
+        jobs_service.enqueue(session, "messages.deliver", {"message_id": message.id})
     elif message_in.status is not None and message_in.status != conversation.status:
         _change_status(session, actor=principal.actor, conversation=conversation, status=message_in.status)
     return message

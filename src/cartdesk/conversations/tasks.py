@@ -1,8 +1,8 @@
 """Background work of conversations: sending agent replies out through their channel.
 
 ``messages.deliver`` is enqueued by ``service.add_message`` in the reply's own
-transaction (dedupe key ``deliver:<message id>``), so a reply is sent only if it
-was saved, and at most one delivery job exists per message.
+transaction, so a reply is sent only if it was saved; the handler skips messages
+that are already sent, so a job that runs twice sends once.
 """
 
 from __future__ import annotations

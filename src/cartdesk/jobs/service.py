@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -94,15 +95,28 @@ def _insert_once(session: Session, values: dict[str, Any]) -> Job:
     # INSERT .. ON CONFLICT DO NOTHING rather than a savepoint: PostgreSQL waits for a
     # racing transaction with the same key and then skips, and a rolled-back savepoint
     # would also drop the caller's queued after-commit events.
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(Job).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Job)
-    job = session.scalar(stmt)
+    job = session.scalar(_insert_once_statement(session.get_bind().dialect.name), values)
     if job is not None:
         return job
     existing = _by_dedupe_key(session, values["dedupe_key"])
     if existing is None:  # the winner rolled back between our two statements
         raise Conflict("A job with this dedupe key was being created concurrently; try again.")
     return existing
+
+
+@lru_cache(maxsize=4)
+def _insert_once_statement(dialect: str) -> Any:
+    # Built once per dialect and run with bound values: constructing an ORM insert on
+    # every call cost more than executing it.
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    columns = ("name", "queue", "payload", "dedupe_key", "status", "attempts", "max_attempts", "run_at",
+               "created_at")
+    return (
+        insert(Job)
+        .values({c: bindparam(c, type_=Job.__table__.c[c].type) for c in columns})
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(Job)
+    )
 
 
 def _by_dedupe_key(session: Session, dedupe_key: str) -> Job | None:
