@@ -54,7 +54,7 @@ def _from_cookie(request: Request, session: Session) -> Principal | None:
     return auth_service.principal_for(user)
 
 
-async def optional_principal(request: Request, session: Session = Depends(request_session)) -> Principal | None:
+async def optional_principal(request: Request, session: Session = Depends(request_session, scope="function")) -> Principal | None:
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached

@@ -25,4 +25,7 @@ async def request_session(request: Request) -> AsyncIterator[Session]:
         yield session
 
 
-DbSession = Annotated[Session, Depends(request_session)]
+# scope="function": the transaction ends (commits) before the response is sent, so a
+# client never sees 201 for a change that then fails to commit, and on SQLite the
+# write lock is never held across the await of sending a response.
+DbSession = Annotated[Session, Depends(request_session, scope="function")]
