@@ -245,3 +245,22 @@ def test_queries_use_the_full_text_indexes(session: Session, backend: str) -> No
         finally:
             session.execute(text("RESET enable_seqscan"))
             session.execute(text("RESET enable_indexscan"))
+
+
+@pytest.mark.parametrize("common", [True, False])
+def test_every_plan_gives_the_same_answer(
+    client, agent: Caller, seeded, backend: str, common: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL walks the primary key for common words and reads the GIN index
+    # first otherwise (search/postgres.py); SQLite has one plan.
+    from cartdesk.search import postgres
+
+    monkeypatch.setattr(postgres, "is_common", lambda *a, **k: common)
+    convo, _ = seeded
+    body = client.get(API, headers=agent.headers, params={"q": "parcel"}).json()
+    assert [c["id"] for c in body["conversations"]] == [convo.id]
+    assert [m["conversation_id"] for m in body["messages"]] == [convo.id]
+    assert "<mark>parcel</mark>" in body["messages"][0]["snippet"]
+    assert [c["id"] for c in client.get(API, headers=agent.headers, params={"q": "jane"}).json()["customers"]] == [
+        convo.customer_id
+    ]

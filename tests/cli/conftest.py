@@ -83,10 +83,7 @@ def make_cli(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callabl
     made: list[Cli] = []
 
     def make(name: str = "a", *, migrate: bool = True) -> Cli:
-        if request.param == "sqlite":
-            url = f"sqlite:///{tmp_path / name}.db"
-        else:
-            url = _fresh_postgres(name)
+        url = f"sqlite:///{tmp_path / name}.db" if request.param == "sqlite" else _fresh_postgres(name)
         data_dir = tmp_path / f"data-{name}"
         data_dir.mkdir(exist_ok=True)
         cli = Cli(url=url, data_dir=data_dir)

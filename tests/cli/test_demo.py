@@ -161,8 +161,9 @@ def test_bulk_seed_is_deterministic_numbered_and_searchable(make_cli) -> None:  
 
     with database.transaction() as session:
         brand = session.scalar(select(Brand).where(Brand.slug == "lumen-loom"))
+        expected = brand.next_conversation_number
         made = make_conversation(session, brand=brand)
-        assert made.number == brand.next_conversation_number - 1 and made.id > conversations[-1].id
+        assert made.number == expected and made.id > conversations[-1].id
 
 
 def test_bulk_rows_match_what_the_services_write(cli) -> None:  # type: ignore[no-untyped-def]
@@ -226,3 +227,18 @@ def test_bulk_rows_match_what_the_services_write(cli) -> None:  # type: ignore[n
 
     for service_id, row_id, plan in zip(through_services, through_rows, plans, strict=True):
         assert described(row_id) == described(service_id), f"{plan.outcome}: bulk rows differ from the services"
+
+
+def test_an_interrupted_seed_is_reported_and_reset_recovers(cli) -> None:  # type: ignore[no-untyped-def]
+    from cartdesk.demo import replay
+    from cartdesk.demo.history import Backdater
+
+    database = cli.database()
+    with database.transaction() as session:  # the first step of a seed that then died
+        replay.create_staff(session, Backdater(session), at=utcnow() - timedelta(days=30))
+    result = cli("demo")
+    assert result.exit_code == 1 and "unfinished demo" in result.stderr and "--reset" in result.stderr
+
+    cli.ok("demo", "--reset", "--conversations", "6")
+    assert count(database, Conversation) == 6
+    assert "already there" in cli.ok("demo").stderr

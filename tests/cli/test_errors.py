@@ -72,3 +72,15 @@ def test_migrate_prints_the_revision_and_is_repeatable(make_cli) -> None:  # typ
 
 def test_import_of_a_missing_file(cli) -> None:  # type: ignore[no-untyped-def]
     _readable(cli("import", "/no/such/file.jsonl"), "No such file: /no/such/file.jsonl")
+
+
+def test_help_texts_name_what_the_code_accepts() -> None:
+    # The CLI spells these out to keep `--help` free of heavy imports; they must not drift.
+    from cartdesk.auth.models import Role
+    from cartdesk.auth.schemas import SCOPES
+    from cartdesk.cli import demo, users
+    from cartdesk.demo import seed
+
+    assert tuple(r.value for r in Role) == users.ROLES
+    assert ", ".join(SCOPES) == users.SCOPE_HELP
+    assert demo.CURATED == seed.CURATED

@@ -42,7 +42,7 @@ def import_(
 
     A bad line is reported with its number and skipped; the others are imported.
     """
-    from cartdesk.cli.transfer import import_lines
+    from cartdesk.cli.importer import import_lines
 
     if file != "-" and not Path(file).is_file():
         raise CommandError(f"No such file: {file}")

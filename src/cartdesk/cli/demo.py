@@ -49,12 +49,13 @@ def demo(
         started = time.perf_counter()
         with Progress(
             TextColumn("[bold]Seeding demo store"), BarColumn(), MofNCompleteColumn(), TextColumn("conversations"),
-            TimeElapsedColumn(), console=err, transient=False,
+            TextColumn("[dim]{task.description}"), TimeElapsedColumn(), console=err, transient=False,
         ) as progress:
-            task = progress.add_task("seed", total=conversations)
+            task = progress.add_task("", total=conversations)
             result = demo_seed.seed(
                 database, seed=seed, conversations=conversations,
                 on_progress=lambda n: progress.advance(task, n),
+                on_phase=lambda text: progress.update(task, description=text),
             )
         elapsed = time.perf_counter() - started
     finally:

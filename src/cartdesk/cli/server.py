@@ -1,5 +1,6 @@
 """Running Cartdesk: the web server, migrations and background workers."""
 
+import logging
 from typing import Annotated
 
 import typer
@@ -38,7 +39,6 @@ def serve(
         http="auto",
         access_log=access_log,
         log_level=settings.log_level.lower(),
-        proxy_headers=False,
     )
 
 
@@ -68,13 +68,12 @@ def worker(
 
     Needed when CARTDESK_RUN_JOBS_IN_PROCESS=false, e.g. with several web processes.
     """
-    try:
-        from cartdesk.jobs.runner import run_worker
-    except ImportError as exc:  # the runner is a separate piece; say so instead of a traceback
-        from cartdesk.cli.common import CommandError
+    from cartdesk.channels import registry as channels_registry
+    from cartdesk.jobs.runner import run_worker
 
-        raise CommandError(f"This build has no job worker ({exc}).") from exc
     settings = load_settings()
+    channels_registry.configure(settings)
     open_database(settings).dispose()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     err.print(f"Worker started with concurrency {concurrency} on {safe_url(settings)}. Ctrl+C stops it.")
     run_worker(settings, concurrency=concurrency)

@@ -45,8 +45,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             url,
             echo=echo,
             poolclass=QueuePool,
-            pool_size=8,
-            max_overflow=16,
+            # SQLite connections are cheap; sync routes run in a 40-thread pool and each
+            # may hold one, so the pool must not be the thing that makes them wait.
+            pool_size=20,
+            max_overflow=40,
             connect_args={"check_same_thread": False, "isolation_level": None, "timeout": 30},
         )
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -72,6 +72,7 @@ def reset(database: Database) -> int:
             )
         conversations = session.scalar(select(func.count()).select_from(Conversation)) or 0
         loading.wipe(session.connection())
+        loading.ensure_indexes(session.connection())  # a bulk load that was cut short dropped some
     return conversations
 
 
@@ -110,6 +111,7 @@ def seed(
     now: datetime | None = None,
     curated: int = CURATED,
     on_progress: Callable[[int], None] = lambda n: None,
+    on_phase: Callable[[str], None] = lambda text: None,
 ) -> Seeded:
     """Fill an empty database with the demo store (the caller checked it is empty).
 
@@ -128,14 +130,20 @@ def seed(
     for plan in reversed(plans):
         first_seen[plan.customer] = plan.steps[0].at
 
+    on_phase("team and customers")
     with database.transaction() as session:
         clock = Backdater(session)
         cast = replay.create_staff(session, clock, at=opened_at)
         replay.create_customers(session, clock, cast, first_seen=first_seen)
 
     if bulk_count:
+        on_phase("bulk conversations")
         bulk.load(database, seed=seed, count=bulk_count, now=now, period=period, on_progress=on_progress)
+        on_phase("building indexes")
+        with database.transaction() as session:
+            loading.ensure_indexes(session.connection())
 
+    on_phase("conversation threads")
     with database.transaction() as session:
         clock = Backdater(session)
         cast = replay.load_cast(session)
@@ -149,12 +157,7 @@ def seed(
                 data={"seed": seed, "conversations": conversations, "curated": curated_count, "bulk": bulk_count},
             )
     if bulk_count:
-        analyze(database)
+        on_phase("planner statistics")
+        with database.transaction() as session:
+            loading.analyze(session.connection())
     return Seeded(conversations=conversations, curated=curated_count, bulk=bulk_count)
-
-
-def analyze(database: Database) -> None:
-    """Fresh planner statistics after a big load, so the first queries pick the right indexes."""
-    with database.engine.connect() as connection:
-        connection.exec_driver_sql("ANALYZE")
-        connection.commit()

@@ -73,6 +73,7 @@ def search(session: Session, *, principal: Principal, q: str, limit: int = 10) -
     if terms.empty:
         return results
     backend = backend_for(session)
+    backend.prepare(session)
     conversations = _newest(
         lambda t: backend.conversations(session, principal=principal, terms=t, limit=limit), terms, limit
     )

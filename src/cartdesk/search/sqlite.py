@@ -37,6 +37,10 @@ _MESSAGE_SNIPPET = literal_column("snippet(messages_fts, 0, char(2), char(3), 'â
 _SUBJECT_HIGHLIGHT = literal_column("highlight(conversations_fts, 0, char(2), char(3))")
 
 
+def prepare(session: Session) -> None:
+    """Nothing to set up on SQLite."""
+
+
 def messages(session: Session, *, principal: Principal, terms: Terms, limit: int) -> Sequence[Any]:
     return session.execute(messages_query(principal=principal, terms=terms, limit=limit)).all()
 
