@@ -11,6 +11,7 @@ import secrets
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -124,7 +125,7 @@ def authenticate(session: Session, *, email: str, password: str) -> User | None:
     user = get_by_email(session, email=email)
     if user is None:
         # Spend the same time as a real check so that response timing reveals nothing.
-        verify_password(_DUMMY_HASH, password)
+        verify_password(_dummy_hash(), password)
         return None
     if not user.is_active or not verify_password(user.password_hash, password):
         return None
@@ -133,7 +134,10 @@ def authenticate(session: Session, *, email: str, password: str) -> User | None:
     return user
 
 
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    # Made on first use, not at import: hashing costs ~0.5 s and every CLI command imports this.
+    return _hasher.hash("not-a-real-password")
 
 
 def principal_for(user: User, *, scopes: Sequence[str] | None = None, via_token: bool = False) -> Principal:
