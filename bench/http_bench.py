@@ -77,8 +77,8 @@ def deep_cursor(database_url: str) -> str:
     """A cursor half-way down the open inbox, found once with OFFSET (not part of the timing)."""
     from sqlalchemy import create_engine, text
 
-    from cartdesk.kit.pagination import encode_cursor
     from cartdesk.db.base import UTCDateTime
+    from cartdesk.kit.pagination import encode_cursor
 
     engine = create_engine(database_url)
     with engine.connect() as conn:
