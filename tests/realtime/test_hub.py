@@ -163,6 +163,24 @@ async def test_presence_expires_without_heartbeats_and_typing_expires_sooner(hub
     assert (await next_frame(watcher))["viewers"] == []
 
 
+async def test_current_presence_lists_every_conversation_with_live_viewers(hub: MemoryHub, clock: Clock) -> None:
+    assert await hub.current_presence() == []
+    await hub.view("tab-a", conversation_id=4, viewer=ANA)
+    await hub.typing("tab-b", conversation_id=4, viewer=BEN, typing=True)
+    await hub.view("tab-b", conversation_id=6, viewer=BEN)
+    await hub.view("tab-a", conversation_id=8, viewer=ANA)
+    await hub.leave("tab-a", conversation_id=8)
+
+    frames = sorted(await hub.current_presence(), key=lambda f: f["conversation_id"])
+    assert [(f["type"], f["conversation_id"]) for f in frames] == [("presence", 4), ("presence", 6)]
+    assert [(v["user_id"], v["typing"]) for v in frames[0]["viewers"]] == [(1, False), (2, True)]
+    assert [v["user_id"] for v in frames[1]["viewers"]] == [2]
+    assert len(await hub.current_presence(limit=1)) == 1
+
+    clock.now += hub.presence_ttl + 1  # nobody heartbeated: expired even before a sweep
+    assert await hub.current_presence() == []
+
+
 async def test_publish_before_start_is_dropped_quietly(clock: Clock) -> None:
     hub = MemoryHub(clock=clock)
     hub.publish_events([{"id": 1}])  # e.g. a CLI command: no loop, nobody listening

@@ -122,3 +122,33 @@ async def test_entries_of_a_dead_process_expire_for_everyone(make_hub, redis_url
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     assert list(client.hgetall(f"{prefix}presence:12")) == ["tab-alive"]  # cleaned up on read
     client.close()
+
+
+async def test_a_new_connection_can_read_presence_written_by_another_process(  # type: ignore[no-untyped-def]
+    make_hub, redis_url: str, prefix: str
+) -> None:
+    one, two = await make_hub(), await make_hub()
+    await one.view("tab-ana", conversation_id=21, viewer=ANA)
+    await one.view("tab-ana", conversation_id=22, viewer=ANA)
+    await two.typing("tab-ben", conversation_id=21, viewer=BEN, typing=True)
+    await one.leave("tab-ana", conversation_id=22)
+
+    frames = await two.current_presence()
+    assert [f["conversation_id"] for f in frames] == [21]
+    assert [(v["user_id"], v["typing"]) for v in frames[0]["viewers"]] == [(1, False), (2, True)]
+
+    await one.disconnect("tab-ana")
+    await two.disconnect("tab-ben")
+    assert await one.current_presence() == []
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    assert client.zrange(f"{prefix}presence-active", 0, -1) == []  # emptied conversations leave the index
+    client.close()
+
+
+async def test_conversations_of_a_dead_process_leave_the_index(make_hub) -> None:  # type: ignore[no-untyped-def]
+    now = [1_000_000.0]
+    alive = await make_hub(clock=lambda: now[0])
+    await alive.view("tab-of-a-process-that-dies", conversation_id=23, viewer=BEN)
+    assert [f["conversation_id"] for f in await alive.current_presence()] == [23]
+    now[0] += alive.presence_ttl + 1  # no heartbeat, no goodbye
+    assert await alive.current_presence() == []

@@ -190,6 +190,44 @@ def test_presence_view_typing_leave_and_disconnect_are_broadcast(
         assert presence(until_pong(ben), cid) == [[]]
 
 
+def test_a_new_connection_first_receives_who_views_what_it_may_see(
+    client: TestClient, session: Session, people: dict[str, Any]
+) -> None:
+    admin = principal(people["admin"])
+    billing = auth_service.create_team(session, actor=SYSTEM, team_in=TeamCreate(name="Billing"))
+    hidden = make_conversation(session)
+    conversations_service.update(session, principal=admin, conversation=hidden,
+                                 update_in=ConversationUpdate(team_id=billing.id))
+    visible = make_conversation(session)
+    session.commit()
+    tokens, ana_id = people["tokens"], people["ana"].id
+
+    with client.websocket_connect(f"/realtime/ws?token={tokens['Ana Lopez']}") as ana, \
+            client.websocket_connect(f"/realtime/ws?token={tokens['Ada Admin']}") as boss:
+        ana.send_json({"type": "view", "conversation_id": visible.id})
+        until_pong(ana)
+        boss.send_json({"type": "view", "conversation_id": hidden.id})
+        until_pong(boss)
+
+        with client.websocket_connect(f"/realtime/ws?token={tokens['Ben Ito']}") as ben:
+            frames = until_pong(ben)  # Ben has asked for nothing but a pong
+        first = {"type": "presence", "conversation_id": visible.id,
+                 "viewers": [{"user_id": ana_id, "name": "Ana Lopez", "initials": people["ana"].initials,
+                              "typing": False}]}
+        assert frames == [first]  # and nothing about the conversation he may not see
+
+        with client.websocket_connect(f"/realtime/ws?token={tokens['Ada Admin']}") as other_tab:
+            frames = until_pong(other_tab)
+        assert presence(frames, visible.id) == [[(ana_id, False)]]
+        assert presence(frames, hidden.id) == [[(people["admin"].id, False)]]
+
+        with client.stream("GET", "/realtime/events", headers=auth_header(tokens["Ben Ito"])) as stream:
+            lines = stream.iter_lines()
+            assert next(lines) == "retry: 3000"
+            assert next(lines) == ""
+            assert json.loads(next(lines).removeprefix("data: ")) == first
+
+
 def test_bad_frames_get_an_error_and_the_connection_stays_open(
     client: TestClient, people: dict[str, Any]
 ) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -38,6 +39,9 @@ from cartdesk.realtime.subscription import DEFAULT_QUEUE_SIZE, Subscription
 log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_SECONDS = 5.0
+# At most this many conversations are sent to a client that connects (see current_presence):
+# far more than a support team views at once, and small enough for one burst of frames.
+PRESENCE_SNAPSHOT_LIMIT = 500
 
 
 class Hub(ABC):
@@ -166,6 +170,16 @@ class Hub(ABC):
     async def viewers(self, conversation_id: int) -> list[dict[str, Any]]:
         return viewers_of(await self._entries(conversation_id), self.clock())
 
+    async def current_presence(self, *, limit: int = PRESENCE_SNAPSHOT_LIMIT) -> list[dict[str, Any]]:
+        """A presence frame for every conversation someone views now, for a client that just
+        connected: announcements only carry changes, so it would otherwise see nobody."""
+        frames = []
+        for conversation_id in await self._viewed_conversations(limit):
+            viewers = await self.viewers(conversation_id)
+            if viewers:  # its last viewer may have left since it was listed
+                frames.append(presence_frame(conversation_id, viewers))
+        return frames
+
     async def sweep(self) -> None:
         """Expire viewers whose heartbeats stopped and typing flags that were never cleared."""
         now = self.clock()
@@ -220,6 +234,10 @@ class Hub(ABC):
     async def _announce(self, conversation_id: int) -> None:
         """Send the conversation's current viewers to every process's subscribers."""
 
+    @abstractmethod
+    async def _viewed_conversations(self, limit: int) -> list[int]:
+        """Up to ``limit`` conversations that may have live viewers in any process."""
+
 
 class MemoryHub(Hub):
     """One process: the local presence map is the whole truth and fan-out is a loop."""
@@ -252,6 +270,9 @@ class MemoryHub(Hub):
 
     async def _announce(self, conversation_id: int) -> None:
         self._fan_out([presence_frame(conversation_id, await self.viewers(conversation_id))])
+
+    async def _viewed_conversations(self, limit: int) -> list[int]:
+        return list(itertools.islice(self._by_conversation, limit))
 
 
 def create_hub(settings: Settings, **options: Any) -> Hub:

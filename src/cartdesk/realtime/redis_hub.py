@@ -8,6 +8,10 @@ connection id, value = the entry with its expiry); a change publishes
 ``{"presence": <id>}`` and each process reads the hash and tells its own
 subscribers. Reading on receipt, in order, means the last frame a client gets
 always reflects the latest state, whichever process wrote it.
+
+A sorted set (``<prefix>presence-active``: member = conversation id, score = the
+latest expiry of its entries) lists the conversations with viewers, so a client
+that connects can be told the current presence without scanning the keyspace.
 """
 
 from __future__ import annotations
@@ -30,6 +34,19 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PREFIX = "cartdesk:"
 _RECONNECT_DELAY_SECONDS = 1.0
+# Removes connections from a presence hash and, in the same step, the conversation from
+# the active set once the hash is empty, so a concurrent view cannot be dropped from it.
+# An expected value ("" = any) spares an entry a heartbeat refreshed since it was read stale.
+# KEYS: hash, active set. ARGV: conversation id, then pairs of connection id and expected value.
+_REMOVE_SCRIPT = """
+for i = 2, #ARGV, 2 do
+  if ARGV[i + 1] == '' or redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  end
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('ZREM', KEYS[2], ARGV[1]) end
+return 0
+"""
 
 
 class RedisHub(Hub):
@@ -38,6 +55,7 @@ class RedisHub(Hub):
         self.url = url
         self.prefix = prefix
         self.channel = f"{prefix}realtime"
+        self.active_key = f"{prefix}presence-active"
         self._redis: aioredis.Redis | None = None
         self._pubsub: Any = None
         self._listener: asyncio.Task[None] | None = None
@@ -73,6 +91,7 @@ class RedisHub(Hub):
 
     async def _start_backend(self) -> None:
         self._redis = aioredis.Redis.from_url(self.url, decode_responses=True)
+        self._remove = self._redis.register_script(_REMOVE_SCRIPT)
         await self._subscribe()
         self._listener = asyncio.create_task(self._listen(), name="cartdesk-realtime-redis")
 
@@ -139,12 +158,15 @@ class RedisHub(Hub):
         assert self._redis is not None
         key = self._key(conversation_id)
         if entry is None:
-            await self._redis.hdel(key, connection_id)
+            await self._remove(keys=[key, self.active_key], args=[conversation_id, connection_id, ""])
             return
+        # The hash and the active set go when nobody has refreshed them for two TTLs (every process died).
+        ttl = int(self.presence_ttl * 2) + 1
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(key, connection_id, json.dumps(entry.to_json()))
-            # The whole hash goes when nobody has refreshed it for two TTLs (every process died).
-            pipe.expire(key, int(self.presence_ttl * 2) + 1)
+            pipe.expire(key, ttl)
+            pipe.zadd(self.active_key, {str(conversation_id): entry.expires_at}, gt=True)
+            pipe.expire(self.active_key, ttl)
             await pipe.execute()
 
     async def _entries(self, conversation_id: int) -> list[Entry]:
@@ -157,15 +179,24 @@ class RedisHub(Hub):
             try:
                 entry = Entry.from_json(json.loads(value))
             except (ValueError, KeyError, TypeError):
-                stale.append(connection_id)
+                stale.extend((connection_id, value))
                 continue
             if entry.expires_at <= now:
-                stale.append(connection_id)  # left behind by a process that died
+                stale.extend((connection_id, value))  # left behind by a process that died
             else:
                 entries.append(entry)
         if stale:
-            await self._redis.hdel(key, *stale)
+            await self._remove(keys=[key, self.active_key], args=[conversation_id, *stale])
         return entries
+
+    async def _viewed_conversations(self, limit: int) -> list[int]:
+        assert self._redis is not None
+        now = self.clock()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(self.active_key, "-inf", now)  # left behind by processes that died
+            pipe.zrevrangebyscore(self.active_key, "+inf", f"({now}", start=0, num=limit)
+            _, members = await pipe.execute()
+        return [int(member) for member in members]
 
     async def _announce(self, conversation_id: int) -> None:
         assert self._redis is not None

@@ -13,6 +13,9 @@ server → client
   {"type": "pong"}
   {"type": "error", "error": "<why the last frame was refused>"}
 
+  On connect the server first sends a presence frame for every conversation the
+  client may see that someone is viewing; after that, presence frames are changes.
+
 client → server
   {"type": "view", "conversation_id": N}       answered with a presence frame
   {"type": "leave", "conversation_id": N}
@@ -28,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,6 +45,8 @@ from cartdesk.realtime.access import Gate, Listener, authenticate
 from cartdesk.realtime.hub import Hub
 from cartdesk.realtime.presence import presence_frame
 from cartdesk.realtime.subscription import Subscription, SubscriptionClosed
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["realtime"])
 
@@ -95,7 +101,7 @@ async def realtime_socket(websocket: WebSocket) -> None:
         async with anyio.create_task_group() as tasks:
 
             async def pump() -> None:
-                await _pump(websocket, subscription, gate)
+                await _pump(websocket, hub, subscription, gate)
                 tasks.cancel_scope.cancel()
 
             async def listen() -> None:
@@ -117,9 +123,25 @@ async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:
     await websocket.close(code=code, reason=reason)
 
 
-async def _pump(websocket: WebSocket, subscription: Subscription, gate: Gate) -> None:
-    """Hub → client, in order. Replies to the client's own frames travel the same queue."""
+async def _current_presence(hub: Hub, gate: Gate) -> list[dict[str, Any]]:
+    """Who views what right now, as far as this client may see.
+
+    Taken after subscribing, so any change it misses is queued behind it.
+    """
     try:
+        frames = await hub.current_presence()
+    except Exception:  # presence is a nicety: a Redis hiccup must not refuse the connection
+        log.exception("could not read the current presence for a new realtime client")
+        return []
+    return [frame for frame in frames if await gate.allows(frame)]
+
+
+async def _pump(websocket: WebSocket, hub: Hub, subscription: Subscription, gate: Gate) -> None:
+    """Hub → client, in order: the current presence, then the queue. Replies to the
+    client's own frames travel the same queue."""
+    try:
+        for frame in await _current_presence(hub, gate):
+            await websocket.send_text(_encode(frame))
         async for frame in subscription:
             if await gate.allows(frame):
                 await websocket.send_text(_encode(frame))
@@ -213,6 +235,8 @@ async def realtime_events(request: Request) -> StreamingResponse:
 async def _sse(hub: Hub, subscription: Subscription, gate: Gate) -> Any:
     try:
         yield "retry: 3000\n\n"
+        for frame in await _current_presence(hub, gate):
+            yield f"data: {_encode(frame)}\n\n"
         while True:
             try:
                 frame = await asyncio.wait_for(subscription.get(), SSE_KEEPALIVE_SECONDS)

@@ -157,30 +157,8 @@
 
   // ---- presence: who else is looking, who is typing -----------------------------------------
 
+  // The server sends who views what right after connecting, then every change.
   const presence = new Map(); // conversation id → viewers
-  const PRESENCE_KEY = "cartdesk.presence";
-  const PRESENCE_KEEP_MS = 60000;
-
-  // Pages are full loads, so what we heard a moment ago on the previous page is kept
-  // briefly: the server only announces changes, not the state on connect.
-  function loadPresence() {
-    try {
-      const saved = JSON.parse(sessionStorage.getItem(PRESENCE_KEY) || "{}");
-      const now = Date.now();
-      Object.entries(saved).forEach(([id, item]) => {
-        if (now - item.at < PRESENCE_KEEP_MS) presence.set(Number(id), item.viewers);
-      });
-    } catch (e) { /* storage unavailable: start empty */ }
-  }
-
-  function savePresence() {
-    try {
-      const out = {};
-      const now = Date.now();
-      presence.forEach((viewers, id) => { out[id] = { at: now, viewers: viewers }; });
-      sessionStorage.setItem(PRESENCE_KEY, JSON.stringify(out));
-    } catch (e) { /* ignore */ }
-  }
 
   function others(id) {
     return (presence.get(id) || []).filter((v) => v.user_id !== me);
@@ -244,7 +222,6 @@
 
   function onPresence(frame) {
     presence.set(frame.conversation_id, frame.viewers || []);
-    savePresence();
     applyPresence();
   }
 
@@ -274,6 +251,9 @@
       live.everConnected = true;
       setLiveState("live", "Live: changes appear as they happen");
       live.ping = setInterval(() => send({ type: "ping" }), PING_MS);
+      // A reconnect: the server is about to send the whole current presence, and
+      // viewers who left while we were away would otherwise linger.
+      if (missedSome) { presence.clear(); applyPresence(); }
       startViewing();
       if (missedSome) scheduleRefresh(); // we were away: catch up on what happened meanwhile
     });
@@ -512,7 +492,6 @@
   $$("#toasts .toast").forEach(dismissLater);
   scrollThreadToBottom();
   updatePlaceholder();
-  loadPresence();
   applyPresence();
   refreshTimes();
   setInterval(refreshTimes, 30000);
