@@ -72,22 +72,26 @@ def visible_to(principal: Principal) -> Any:
     """
     if principal.role in (Role.admin, Role.supervisor):
         return true()
-    clauses = [Conversation.team_id.is_(None), Conversation.assignee_id == principal.user_id]
-    if principal.team_ids:
-        clauses.append(Conversation.team_id.in_(principal.team_ids))
-    return or_(*clauses)
+    # One rule, written once: the parameterised form used by prebuilt statements,
+    # here with this agent's values bound.
+    return _agent_visibility(me=principal.user_id, my_teams=list(principal.team_ids))
 
 
 def get(session: Session, *, conversation_id: int) -> Conversation | None:
     return session.get(Conversation, conversation_id)
 
 
-def _agent_visibility() -> Any:
-    """visible_to for an agent, with the agent's id and teams as bound parameters."""
+def _agent_visibility(*, me: int | None = None, my_teams: list[int] | None = None) -> Any:
+    """The agent's visibility rule. Without values the parameters are left for execute time
+    (prebuilt statements); with values they are bound here (visible_to)."""
+    bound = me is not None
     return or_(
         Conversation.team_id.is_(None),
-        Conversation.assignee_id == bindparam("me"),
-        Conversation.team_id.in_(bindparam("my_teams", expanding=True)),
+        Conversation.assignee_id == (bindparam("me", value=me) if bound else bindparam("me")),
+        Conversation.team_id.in_(
+            bindparam("my_teams", value=my_teams or [], expanding=True) if bound
+            else bindparam("my_teams", expanding=True)
+        ),
     )
 
 
