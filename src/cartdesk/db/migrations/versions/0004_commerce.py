@@ -1,0 +1,23 @@
+"""commerce: products, orders, shipments, returns, refunds
+
+Reserved in the revision chain so that this capability's tables land in order;
+filled in by the work on that issue.
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
