@@ -1,0 +1,359 @@
+"""Catalogue, orders and shipments: creating them, reading them, keeping derived totals right.
+
+Refunds live in ``refunds.py``, returns and their policy in ``returns.py``, and the
+agent's order actions (cancel, address change, reship) in ``actions.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cartdesk.brands import service as brands_service
+from cartdesk.commerce.models import (
+    DiscountCode,
+    FinancialStatus,
+    FulfillmentStatus,
+    InventoryMovement,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Product,
+    Refund,
+    Return,
+    Shipment,
+    ShipmentStatus,
+    StockLevel,
+    TrackingEvent,
+    from_cents,
+    sum_cents,
+)
+from cartdesk.commerce.schemas import OrderCreate, ProductCreate, ShipmentCreate, TrackingEventIn
+from cartdesk.customers import service as customers_service
+from cartdesk.customers.models import Customer, IdentityKind
+from cartdesk.events import service as events_service
+from cartdesk.events.schemas import Actor
+from cartdesk.kit.clock import utcnow
+from cartdesk.kit.errors import Conflict, NotFound, ValidationFailed
+from cartdesk.kit.money import ZERO, allocate, quantize
+from cartdesk.kit.pagination import decode_cursor, encode_cursor
+
+# --- products ----------------------------------------------------------------------
+
+
+def get_product_by_sku(session: Session, *, brand_id: int, sku: str) -> Product | None:
+    return session.scalar(select(Product).where(Product.brand_id == brand_id, Product.sku == sku))
+
+
+def create_product(session: Session, *, actor: Actor, product_in: ProductCreate) -> Product:
+    brand = brands_service.resolve(session, ref=product_in.brand)
+    if get_product_by_sku(session, brand_id=brand.id, sku=product_in.sku) is not None:
+        raise Conflict(f"SKU {product_in.sku} already exists in {brand.name}.", details={"field": "sku"})
+    currency = (product_in.currency or brand.currency).upper()
+    product = Product(
+        brand_id=brand.id, sku=product_in.sku, title=product_in.title, description=product_in.description,
+        category=product_in.category, price=quantize(product_in.price, currency), currency=currency,
+        final_sale=product_in.final_sale, external_id=product_in.external_id,
+    )
+    session.add(product)
+    session.flush()
+    for level in product_in.stock:
+        adjust_stock(session, product=product, location=level.location, delta=level.quantity, reason="initial")
+    events_service.record(
+        session, verb="product.created", actor=actor, subject_type="product", subject_id=product.id,
+        brand_id=brand.id, data={"sku": product.sku, "price": str(product.price)},
+    )
+    return product
+
+
+def adjust_stock(
+    session: Session, *, product: Product, location: str, delta: int, reason: str,
+    order_id: int | None = None, return_id: int | None = None,
+) -> StockLevel:
+    """Move stock and keep the movement that explains it. Stock may go negative (oversold)."""
+    level = session.get(StockLevel, (product.id, location))
+    if level is None:
+        level = StockLevel(product_id=product.id, location=location, quantity=0)
+        session.add(level)
+        product.stock.append(level)
+    level.quantity += delta
+    session.add(InventoryMovement(
+        product_id=product.id, location=location, delta=delta, reason=reason, order_id=order_id,
+        return_id=return_id, created_at=utcnow(),
+    ))
+    session.flush()
+    return level
+
+
+def list_products(
+    session: Session, *, brand_id: int | None = None, q: str | None = None, limit: int = 25, cursor: str | None = None
+) -> tuple[Sequence[Product], str | None]:
+    stmt = select(Product)
+    if brand_id is not None:
+        stmt = stmt.where(Product.brand_id == brand_id)
+    if q:
+        like = q.strip().replace("%", r"\%").replace("_", r"\_") + "%"
+        stmt = stmt.where((Product.sku.like(like, escape="\\")) | (Product.title.ilike(like, escape="\\")))
+    return _keyset(session, stmt, Product, limit=limit, cursor=cursor)
+
+
+def _keyset(session: Session, stmt, model, *, limit: int, cursor: str | None):  # type: ignore[no-untyped-def]
+    """Newest first by id; the cursor is the last id served."""
+    if cursor:
+        (last_id,) = decode_cursor(cursor, types=(int,))
+        stmt = stmt.where(model.id < last_id)
+    rows = session.scalars(stmt.order_by(model.id.desc()).limit(limit + 1)).all()
+    return rows[:limit], (encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None)
+
+
+# --- orders ------------------------------------------------------------------------
+
+
+def get_order_or_raise(session: Session, *, order_id: int) -> Order:
+    order = session.get(Order, order_id)
+    if order is None:
+        raise NotFound(f"Order {order_id} does not exist.", details={"order_id": order_id})
+    return order
+
+
+def get_order_by_number(session: Session, *, brand_id: int, number: str) -> Order | None:
+    number = number.strip().lstrip("#")
+    return session.scalar(select(Order).where(Order.brand_id == brand_id, Order.number == number))
+
+
+def _order_customer(session: Session, *, actor: Actor, order_in: OrderCreate) -> Customer | None:
+    data = order_in.customer or {}
+    if data.get("id") is not None:
+        return customers_service.get_or_raise(session, customer_id=int(data["id"]))
+    email = data.get("email") or order_in.email
+    if email:
+        customer, _ = customers_service.get_or_create_by_identity(
+            session, actor=actor, kind=IdentityKind.email, value=str(email), name=data.get("name")
+        )
+        return customer
+    return None
+
+
+def _discount(session: Session, *, brand_id: int, code: str | None, subtotal: Decimal, currency: str) -> Decimal:
+    """The order-level discount a code gives; it is spread over the lines so refunds stay exact."""
+    if not code:
+        return ZERO
+    found = session.scalar(
+        select(DiscountCode).where(DiscountCode.brand_id == brand_id, func.upper(DiscountCode.code) == code.upper())
+    )
+    if found is None or not found.is_active or (found.expires_at and found.expires_at < utcnow()):
+        raise ValidationFailed(f"Discount code {code} is not valid.", details=[{"field": "discount_code"}])
+    found.times_used += 1
+    if found.kind == "percent":
+        return min(subtotal, quantize(subtotal * found.value / 100, currency))
+    return min(subtotal, found.value)
+
+
+def create_order(session: Session, *, actor: Actor, order_in: OrderCreate, source: str = "cartdesk") -> Order:
+    """Record an order. Totals are computed here, never taken on trust: each line's total is
+    quantity × price − discount + tax, and the order total is the lines plus shipping."""
+    brand = brands_service.resolve(session, ref=order_in.brand)
+    if get_order_by_number(session, brand_id=brand.id, number=order_in.number) is not None:
+        raise Conflict(f"Order {order_in.number} already exists.", details={"field": "number"})
+    currency = (order_in.currency or brand.currency).upper()
+    lines = [_line(session, brand_id=brand.id, line_in=li, currency=currency, index=i)
+             for i, li in enumerate(order_in.lines)]
+    subtotal = sum((li.quantity * li.unit_price for li in lines), ZERO)
+    code_discount = _discount(
+        session, brand_id=brand.id, code=order_in.discount_code, subtotal=subtotal, currency=currency
+    )
+    for line, share in zip(lines, allocate(code_discount, [li.quantity * li.unit_price for li in lines], currency),
+                           strict=True):
+        line.discount += share
+        line.total = line.quantity * line.unit_price - line.discount + line.tax
+        if line.total < 0:
+            raise ValidationFailed(f"Line {line.sku}: the discount is more than the line.", details=[{"field": "lines"}])
+    total = sum((li.total for li in lines), ZERO) + order_in.shipping_total
+    paid = total if order_in.paid_total is None else quantize(order_in.paid_total, currency)
+    if paid > total:
+        raise ValidationFailed("paid_total cannot be more than the order total.", details=[{"field": "paid_total"}])
+    customer = _order_customer(session, actor=actor, order_in=order_in)
+    order = Order(
+        brand_id=brand.id, number=order_in.number.strip().lstrip("#"), customer_id=customer.id if customer else None,
+        email=(str(order_in.email) if order_in.email else (customer.email if customer else None)),
+        status=OrderStatus.open,
+        financial_status=FinancialStatus.paid if paid == total else FinancialStatus.pending,
+        fulfillment_status=FulfillmentStatus.unfulfilled, currency=currency, subtotal=subtotal,
+        discount_total=sum((li.discount for li in lines), ZERO), tax_total=sum((li.tax for li in lines), ZERO),
+        shipping_total=order_in.shipping_total, total=total, paid_total=paid, refunded_total=ZERO,
+        discount_code=order_in.discount_code,
+        shipping_address=order_in.shipping_address.model_dump() if order_in.shipping_address else {},
+        billing_address=order_in.billing_address.model_dump() if order_in.billing_address else {},
+        placed_at=order_in.placed_at or utcnow(), source=source, external_id=order_in.external_id,
+        note=order_in.note, lines=lines,
+    )
+    if order.email:
+        order.email = order.email.lower()
+    session.add(order)
+    session.flush()
+    for line in lines:
+        if line.product_id is not None:
+            product = session.get(Product, line.product_id)
+            assert product is not None
+            adjust_stock(session, product=product, location="main", delta=-line.quantity, reason="sale",
+                         order_id=order.id)
+    events_service.record(
+        session, verb="order.created", actor=actor, subject_type="order", subject_id=order.id, brand_id=brand.id,
+        data={"number": order.number, "total": str(order.total), "currency": currency, "source": source},
+    )
+    return order
+
+
+def _line(session: Session, *, brand_id: int, line_in, currency: str, index: int) -> OrderLine:  # type: ignore[no-untyped-def]
+    product = get_product_by_sku(session, brand_id=brand_id, sku=line_in.sku)
+    if product is None and (line_in.unit_price is None or not line_in.title):
+        raise ValidationFailed(
+            f"Line {index + 1}: SKU {line_in.sku} is not in the catalogue; give its title and unit_price.",
+            details=[{"field": f"lines.{index}.sku"}],
+        )
+    unit_price = quantize(line_in.unit_price if line_in.unit_price is not None else product.price, currency)  # type: ignore[union-attr]
+    return OrderLine(
+        product_id=product.id if product else None, sku=line_in.sku,
+        title=line_in.title or product.title,  # type: ignore[union-attr]
+        category=line_in.category if line_in.category is not None else (product.category if product else ""),
+        final_sale=line_in.final_sale if line_in.final_sale is not None else bool(product and product.final_sale),
+        quantity=line_in.quantity, unit_price=unit_price, discount=quantize(line_in.discount, currency),
+        tax=quantize(line_in.tax, currency), total=ZERO, external_id=line_in.external_id,
+    )
+
+
+def list_orders(
+    session: Session, *, brand_id: int | None = None, customer_id: int | None = None, email: str | None = None,
+    status: str | None = None, limit: int = 25, cursor: str | None = None,
+) -> tuple[Sequence[Order], str | None]:
+    stmt = select(Order)
+    if brand_id is not None:
+        stmt = stmt.where(Order.brand_id == brand_id)
+    if customer_id is not None:
+        stmt = stmt.where(Order.customer_id == customer_id)
+    if email:
+        stmt = stmt.where(Order.email == email.strip().lower())
+    if status:
+        stmt = stmt.where(Order.status == status)
+    return _keyset(session, stmt, Order, limit=limit, cursor=cursor)
+
+
+def orders_for_customer(session: Session, *, customer_id: int, limit: int = 10) -> Sequence[Order]:
+    stmt = (select(Order).where(Order.customer_id == customer_id)
+            .order_by(Order.placed_at.desc(), Order.id.desc()).limit(limit))
+    return session.scalars(stmt).all()
+
+
+def lifetime_value(session: Session, *, customer_id: int) -> tuple[Decimal, int, str | None]:
+    """What the customer has paid, less refunds, and how many orders (one currency assumed: the latest)."""
+    row = session.execute(
+        select(sum_cents(Order.paid_total - Order.refunded_total), func.count(Order.id), func.max(Order.currency))
+        .where(Order.customer_id == customer_id, Order.status != OrderStatus.cancelled)
+    ).one()
+    return from_cents(row[0]), int(row[1]), row[2]
+
+
+def refunds_for_order(session: Session, *, order_id: int) -> Sequence[Refund]:
+    return session.scalars(select(Refund).where(Refund.order_id == order_id).order_by(Refund.id)).all()
+
+
+def returns_for_order(session: Session, *, order_id: int) -> Sequence[Return]:
+    return session.scalars(select(Return).where(Return.order_id == order_id).order_by(Return.id)).all()
+
+
+# --- shipments ---------------------------------------------------------------------
+
+
+def create_shipment(session: Session, *, actor: Actor, shipment_in: ShipmentCreate) -> Shipment:
+    order = get_order_or_raise(session, order_id=shipment_in.order_id)
+    if order.status == OrderStatus.cancelled:
+        raise Conflict(f"Order {order.number} was cancelled; it cannot be shipped.")
+    line_ids = {li.id: li for li in order.lines}
+    items = shipment_in.items or [{"line_id": li.id, "quantity": li.quantity} for li in order.lines]  # type: ignore[misc]
+    items = [i if isinstance(i, dict) else i.model_dump() for i in items]
+    for item in items:
+        if item["line_id"] not in line_ids:
+            raise ValidationFailed(f"Line {item['line_id']} is not on order {order.number}.",
+                                   details=[{"field": "items"}])
+    shipment = Shipment(
+        order_id=order.id, carrier=shipment_in.carrier, tracking_number=shipment_in.tracking_number,
+        tracking_url=shipment_in.tracking_url, items=items, shipped_at=shipment_in.shipped_at or utcnow(),
+        estimated_delivery=shipment_in.estimated_delivery,
+        status=ShipmentStatus.label_created,
+    )
+    session.add(shipment)
+    order.shipments.append(shipment)
+    session.flush()
+    for event_in in shipment_in.events:
+        _add_tracking(shipment, event_in)
+    _refresh_fulfillment(order)
+    session.flush()
+    events_service.record(
+        session, verb="shipment.created", actor=actor, subject_type="order", subject_id=order.id,
+        brand_id=order.brand_id, data={"shipment_id": shipment.id, "carrier": shipment.carrier,
+                                       "tracking_number": shipment.tracking_number},
+    )
+    return shipment
+
+
+def add_tracking_event(session: Session, *, actor: Actor, shipment: Shipment, event_in: TrackingEventIn) -> Shipment:
+    before = str(shipment.status)
+    _add_tracking(shipment, event_in)
+    session.flush()
+    if before != shipment.status:
+        events_service.record(
+            session, verb="shipment.status_changed", actor=actor, subject_type="shipment", subject_id=shipment.id,
+            data={"status": {"before": before, "after": str(shipment.status)}},
+        )
+    return shipment
+
+
+def _add_tracking(shipment: Shipment, event_in: TrackingEventIn) -> None:
+    shipment.events.append(TrackingEvent(
+        occurred_at=event_in.occurred_at, status=event_in.status, description=event_in.description,
+        location=event_in.location,
+    ))
+    latest = max(shipment.events, key=lambda e: e.occurred_at)
+    shipment.status = latest.status
+    if latest.status == ShipmentStatus.delivered:
+        shipment.delivered_at = latest.occurred_at
+
+
+def _refresh_fulfillment(order: Order) -> None:
+    shipped: dict[int, int] = {}
+    for shipment in order.shipments:
+        for item in shipment.items:
+            shipped[item["line_id"]] = shipped.get(item["line_id"], 0) + int(item["quantity"])
+    if not shipped:
+        order.fulfillment_status = FulfillmentStatus.unfulfilled
+    elif all(shipped.get(li.id, 0) >= li.quantity for li in order.lines):
+        order.fulfillment_status = FulfillmentStatus.fulfilled
+    else:
+        order.fulfillment_status = FulfillmentStatus.partial
+
+
+def delivered_at(order: Order) -> object:
+    """When the order arrived: the latest delivery among its shipments, None while any is on its way."""
+    dates = [s.delivered_at for s in order.shipments]
+    if not dates or any(d is None for d in dates):
+        return None
+    return max(dates)  # type: ignore[type-var]
+
+
+def get_shipment_or_raise(session: Session, *, shipment_id: int) -> Shipment:
+    shipment = session.get(Shipment, shipment_id)
+    if shipment is None:
+        raise NotFound(f"Shipment {shipment_id} does not exist.", details={"shipment_id": shipment_id})
+    return shipment
+
+
+def list_shipments(
+    session: Session, *, order_id: int | None = None, limit: int = 25, cursor: str | None = None
+) -> tuple[Sequence[Shipment], str | None]:
+    stmt = select(Shipment)
+    if order_id is not None:
+        stmt = stmt.where(Shipment.order_id == order_id)
+    return _keyset(session, stmt, Shipment, limit=limit, cursor=cursor)
