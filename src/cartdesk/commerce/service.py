@@ -77,8 +77,7 @@ def adjust_stock(
     level = session.get(StockLevel, (product.id, location))
     if level is None:
         level = StockLevel(product_id=product.id, location=location, quantity=0)
-        session.add(level)
-        product.stock.append(level)
+        product.stock.append(level)  # loads the collection first, then adds the row through it
     level.quantity += delta
     session.add(InventoryMovement(
         product_id=product.id, location=location, delta=delta, reason=reason, order_id=order_id,
