@@ -38,6 +38,13 @@ INLINE_HEADER = "X-Cartdesk-Inline"
 Notice = tuple[str, str]  # (kind, text)
 
 
+def store_panel(session: Session, *, customer_id: int) -> dict[str, object]:
+    # Imported here: web.agent.store imports this module for ``_act``.
+    from cartdesk.web.agent.store import panel
+
+    return panel(session, customer_id=customer_id)
+
+
 def _page(
     request: Request, session: Session, principal: Principal, conversation_id: int, *,
     notice: Notice | None = None, status_code: int = 200,
@@ -65,6 +72,7 @@ def _page(
         "teams": teams,
         "next_statuses": conversations_service.ALLOWED_TRANSITIONS[Status(conversation.status)],
         "notice": notice,
+        **store_panel(session, customer_id=conversation.customer_id),
     }, status_code=status_code)
     if notice and notice[0] == "error":
         response.headers[INLINE_HEADER] = "1"

@@ -1,0 +1,209 @@
+"""The store beside the conversation: the customer 360 panel, the order actions an agent
+takes from it, and the supervisor's approval queue.
+
+Actions post small forms and answer like every other move on the conversation page
+(``conversations._act``): the fragment with a notice, or a redirect without htmx; a
+refused action (shipped already, above what was paid) rolls back and says why.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from cartdesk.commerce import actions, refunds, returns, service
+from cartdesk.commerce.models import FulfillmentStatus, Order, OrderStatus, RefundStatus
+from cartdesk.commerce.policy import REASONS
+from cartdesk.commerce.schemas import Address, RefundCreate, ReturnCreate
+from cartdesk.conversations.models import Conversation
+from cartdesk.db.deps import DbSession
+from cartdesk.kit.errors import AppError, Forbidden, ValidationFailed
+from cartdesk.kit.money import format_money, parse_amount
+from cartdesk.web.agent.common import sidebar
+from cartdesk.web.agent.conversations import _act
+from cartdesk.web.deps import AgentPrincipal
+from cartdesk.web.security import flash
+from cartdesk.web.templating import is_htmx, render
+
+router = APIRouter()
+
+
+def panel(session: Session, *, customer_id: int, limit: int = 5) -> dict[str, Any]:
+    """What the side panel and the customer page show of the store: a few queries, all indexed by customer."""
+    orders = service.orders_for_customer(session, customer_id=customer_id, limit=limit)
+    ltv, order_count, currency = service.lifetime_value(session, customer_id=customer_id)
+    return {
+        "store": {
+            "orders": [_order_view(session, o) for o in orders],
+            "returns": returns.returns_for_customer(session, customer_id=customer_id, limit=5),
+            "lifetime_value": format_money(ltv, currency or "USD"),
+            "order_count": order_count,
+            "more": order_count > len(orders),
+            "reasons": REASONS,
+        },
+        "money": format_money,
+    }
+
+
+def _order_view(session: Session, order: Order) -> dict[str, Any]:
+    left = refunds.refundable_lines(session, order=order)
+    taken = refunds.taken(session, order=order)
+    open_unshipped = order.status == OrderStatus.open and order.fulfillment_status == FulfillmentStatus.unfulfilled
+    return {
+        "o": order,
+        "lines": [(li, left[li.id][0]) for li in order.lines],
+        "shipping_left": order.shipping_total - taken.shipping,
+        "refundable": order.paid_total - taken.total,
+        "refunds": service.refunds_for_order(session, order_id=order.id),
+        "can_cancel": open_unshipped,
+        "can_readdress": open_unshipped,
+        "can_reship": order.status != OrderStatus.cancelled and bool(order.shipments),
+        "can_return": order.status != OrderStatus.cancelled and service.delivered_at(order) is not None,
+    }
+
+
+def _order_in_conversation(session: Session, conversation: Conversation, order_id: int) -> Order:
+    # Only this customer's orders can be acted on from their conversation.
+    order = service.get_order_or_raise(session, order_id=order_id)
+    if order.customer_id != conversation.customer_id:
+        raise Forbidden("That order belongs to another customer.")
+    return order
+
+
+async def _form(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {k: str(v) for k, v in form.items()}
+
+
+def _ints(form: dict[str, str], prefix: str) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for key, value in form.items():
+        if key.startswith(prefix) and value.strip():
+            try:
+                out[int(key[len(prefix):])] = int(value)
+            except ValueError as exc:
+                raise ValidationFailed("Quantities are whole numbers.") from exc
+    return {k: v for k, v in out.items() if v > 0}
+
+
+@router.post("/conversations/{conversation_id}/orders/{order_id}/refund")
+async def refund(request: Request, conversation_id: int, order_id: int, session: DbSession,
+                 principal: AgentPrincipal) -> Response:
+    form = await _form(request)
+
+    def action(conversation: Conversation) -> str:
+        order = _order_in_conversation(session, conversation, order_id)
+        try:
+            shipping = parse_amount(form.get("shipping") or "0", order.currency)
+        except ValueError as exc:
+            raise ValidationFailed(f"Shipping: {exc}.") from exc
+        lines = [{"line_id": k, "quantity": v} for k, v in _ints(form, "qty_").items()]
+        done = refunds.request_refund(session, principal=principal, order=order, refund_in=RefundCreate(
+            order_id=order.id, lines=lines, shipping=shipping, reason=form.get("reason", "")[:300],
+            conversation_id=conversation.id))
+        money = format_money(done.amount, order.currency)
+        if done.status == RefundStatus.awaiting_approval:
+            return f"Refund of {money} sent to a supervisor for approval."
+        return f"Refunded {money} on order {order.number}."
+
+    return _act(request, session, principal, conversation_id, action)
+
+
+@router.post("/conversations/{conversation_id}/orders/{order_id}/cancel")
+async def cancel(request: Request, conversation_id: int, order_id: int, session: DbSession,
+                 principal: AgentPrincipal) -> Response:
+    form = await _form(request)
+
+    def action(conversation: Conversation) -> str:
+        order = _order_in_conversation(session, conversation, order_id)
+        actions.cancel_order(session, principal=principal, order=order, reason=form.get("reason", "")[:200],
+                             conversation_id=conversation.id)
+        return f"Order {order.number} cancelled."
+
+    return _act(request, session, principal, conversation_id, action)
+
+
+@router.post("/conversations/{conversation_id}/orders/{order_id}/address")
+async def change_address(request: Request, conversation_id: int, order_id: int, session: DbSession,
+                         principal: AgentPrincipal) -> Response:
+    form = await _form(request)
+
+    def action(conversation: Conversation) -> str:
+        order = _order_in_conversation(session, conversation, order_id)
+        address = Address(**{k: form.get(k, "").strip() for k in (
+            "name", "line1", "line2", "city", "region", "postal_code", "country")})
+        actions.change_address(session, principal=principal, order=order, address=address,
+                               conversation_id=conversation.id)
+        return f"Shipping address of order {order.number} changed."
+
+    return _act(request, session, principal, conversation_id, action)
+
+
+@router.post("/conversations/{conversation_id}/orders/{order_id}/reship")
+async def reship(request: Request, conversation_id: int, order_id: int, session: DbSession,
+                 principal: AgentPrincipal) -> Response:
+    form = await _form(request)
+
+    def action(conversation: Conversation) -> str:
+        order = _order_in_conversation(session, conversation, order_id)
+        replacement = actions.reship(session, principal=principal, order=order, reason=form.get("reason", "")[:200],
+                                     conversation_id=conversation.id)
+        return f"Replacement order {replacement.number} created."
+
+    return _act(request, session, principal, conversation_id, action)
+
+
+@router.post("/conversations/{conversation_id}/orders/{order_id}/return")
+async def create_return(request: Request, conversation_id: int, order_id: int, session: DbSession,
+                        principal: AgentPrincipal) -> Response:
+    form = await _form(request)
+
+    def action(conversation: Conversation) -> str:
+        order = _order_in_conversation(session, conversation, order_id)
+        items = [{"line_id": k, "quantity": v, "condition": form.get("condition", "unopened")}
+                 for k, v in _ints(form, "ret_").items()]
+        if not items:
+            raise ValidationFailed("Choose the items to return.")
+        ret = returns.create_return(session, actor=principal.actor, order=order, via="agent", return_in=ReturnCreate(
+            order_id=order.id, items=items, reason=form.get("reason", "")[:64],
+            resolution=form.get("resolution") or "refund", conversation_id=conversation.id))
+        return f"Return {ret.rma} opened."
+
+    return _act(request, session, principal, conversation_id, action)
+
+
+# --- the supervisor's approval queue -----------------------------------------------
+
+
+@router.get("/approvals", name="approvals")
+def approvals(request: Request, session: DbSession, principal: AgentPrincipal) -> Response:
+    queue = refunds.awaiting_approval(session)
+    return render(request, "agent/approvals.html", {
+        **sidebar(session, principal=principal, active=None),
+        "nav": "approvals",
+        "queue": queue,
+        "money": format_money,
+        "can_decide": principal.is_supervisor,
+    })
+
+
+@router.post("/approvals/{refund_id}")
+async def decide(request: Request, refund_id: int, session: DbSession, principal: AgentPrincipal) -> Response:
+    form = await _form(request)
+    refund = refunds.get_or_raise(session, refund_id=refund_id)
+    try:
+        refunds.decide(session, principal=principal, refund=refund, approve=form.get("decision") == "approve",
+                       note=form.get("note", "")[:300])
+        text = f"Refund {'approved' if refund.status != RefundStatus.declined else 'declined'}: " \
+               f"{format_money(refund.amount, refund.currency)} on order {refund.order.number}."
+        kind = "success"
+    except AppError as exc:
+        session.rollback()
+        text, kind = exc.message, "error"
+    flash(request, text, kind)
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": "/approvals"})
+    return RedirectResponse("/approvals", status_code=303)
