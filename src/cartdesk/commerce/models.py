@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -30,6 +30,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cartdesk.db.base import Base, TimestampMixin
+
+if TYPE_CHECKING:
+    from cartdesk.auth.models import User
 
 _CENT = Decimal("0.01")
 
@@ -368,6 +371,7 @@ class Refund(Base):
 
     lines: Mapped[list[RefundLine]] = relationship(lazy="selectin", cascade="all, delete-orphan")
     order: Mapped[Order] = relationship(lazy="select")
+    requested_by: Mapped[User | None] = relationship(foreign_keys=[requested_by_id], lazy="select")
 
 
 class RefundLine(Base):

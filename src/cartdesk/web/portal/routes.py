@@ -142,7 +142,7 @@ async def create_return(request: Request, slug: str, token: str, session: DbSess
                   "condition": form.get(f"condition_{li.id}") or "unopened"} for li in chosen]
         actor = Actor(type="customer", id=order.customer_id, name=order.shipping_address.get("name") or order.email)
         ret = returns.create_return(session, actor=actor, order=order, via="portal", return_in=ReturnCreate(
-            order_id=order.id, items=items, reason=form.get("reason", "")[:64],
+            order_id=order.id, items=items, reason=(form.get("reason") or items[0]["reason"])[:64],
             resolution=Resolution(form.get("resolution") or "refund")))
     except AppError as exc:
         session.rollback()
