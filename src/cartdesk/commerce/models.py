@@ -234,6 +234,8 @@ class Order(TimestampMixin, Base):
     # Where the order lives: "cartdesk" (pushed through our API or CSV) or a connector's name.
     source: Mapped[str] = mapped_column(String(32), default="cartdesk")
     external_id: Mapped[str | None] = mapped_column(String(100))
+    # The platform's updated_at of the version we hold: an older webhook never overwrites a newer one.
+    external_updated_at: Mapped[datetime | None]
     replacement_of_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
     note: Mapped[str | None] = mapped_column(Text)
 
@@ -395,3 +397,35 @@ class RefundLimit(Base):
     role: Mapped[str] = mapped_column(String(16), primary_key=True)
     amount: Mapped[Decimal] = mapped_column(Amount)
     updated_at: Mapped[datetime | None]
+
+
+class StoreConnection(TimestampMixin, Base):
+    """A shop on an outside platform (``platform``: shopify | woocommerce) feeding one brand.
+
+    ``credentials`` hold what the platform's API wants (an Admin API access token; a WooCommerce
+    consumer key and secret); ``webhook_secret`` verifies the signatures of its webhooks.
+    ``synced_until`` is the incremental import's high-water mark (the platform's updated_at)."""
+
+    __tablename__ = "store_connections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    base_url: Mapped[str] = mapped_column(String(500))
+    credentials: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    webhook_secret: Mapped[str] = mapped_column(String(200))
+    synced_until: Mapped[datetime | None]
+    is_active: Mapped[bool] = mapped_column(default=True)
+
+
+class WebhookReceipt(Base):
+    """A webhook delivery already applied, by the platform's delivery id: a replay is a no-op."""
+
+    __tablename__ = "webhook_receipts"
+    __table_args__ = (UniqueConstraint("connection_id", "delivery_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("store_connections.id", ondelete="CASCADE"))
+    delivery_id: Mapped[str] = mapped_column(String(200))
+    topic: Mapped[str] = mapped_column(String(100))
+    received_at: Mapped[datetime]

@@ -151,7 +151,9 @@ def _discount(session: Session, *, brand_id: int, code: str | None, subtotal: De
     return min(subtotal, found.value)
 
 
-def create_order(session: Session, *, actor: Actor, order_in: OrderCreate, source: str = "cartdesk") -> Order:
+def create_order(
+    session: Session, *, actor: Actor, order_in: OrderCreate, source: str = "cartdesk", trust_paid: Decimal | None = None,
+) -> Order:
     """Record an order. Totals are computed here, never taken on trust: each line's total is
     quantity × price − discount + tax, and the order total is the lines plus shipping."""
     brand = brands_service.resolve(session, ref=order_in.brand)
@@ -172,6 +174,9 @@ def create_order(session: Session, *, actor: Actor, order_in: OrderCreate, sourc
             raise ValidationFailed(f"Line {line.sku}: the discount is more than the line.", details=[{"field": "lines"}])
     total = sum((li.total for li in lines), ZERO) + order_in.shipping_total
     paid = total if order_in.paid_total is None else quantize(order_in.paid_total, currency)
+    if trust_paid is not None:
+        # A platform's own figure: its rounding may differ from ours by a cent; never above our total.
+        paid = min(trust_paid, total)
     if paid > total:
         raise ValidationFailed("paid_total cannot be more than the order total.", details=[{"field": "paid_total"}])
     customer = _order_customer(session, actor=actor, order_in=order_in)

@@ -15,7 +15,9 @@ from cartdesk.commerce.models import (  # noqa: F401
     ReturnItem,
     Shipment,
     StockLevel,
+    StoreConnection,
     TrackingEvent,
+    WebhookReceipt,
 )
 from cartdesk.conversations.models import Attachment, Conversation, ConversationTag, Message, Tag  # noqa: F401
 from cartdesk.customers.models import Customer, CustomerIdentity  # noqa: F401

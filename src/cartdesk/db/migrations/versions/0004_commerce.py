@@ -70,6 +70,7 @@ def upgrade() -> None:
     sa.Column('cancel_reason', sa.String(length=200), nullable=True),
     sa.Column('source', sa.String(length=32), nullable=False),
     sa.Column('external_id', sa.String(length=100), nullable=True),
+    sa.Column('external_updated_at', cartdesk.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('replacement_of_id', sa.Integer(), nullable=True),
     sa.Column('note', sa.Text(), nullable=True),
     sa.Column('created_at', cartdesk.db.base.UTCDateTime(timezone=True), nullable=False),
@@ -264,6 +265,33 @@ def upgrade() -> None:
     with op.batch_alter_table('refund_lines', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_refund_lines_line_id'), ['line_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_refund_lines_refund_id'), ['refund_id'], unique=False)
+    op.create_table('store_connections',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('brand_id', sa.Integer(), nullable=False),
+    sa.Column('platform', sa.String(length=32), nullable=False),
+    sa.Column('base_url', sa.String(length=500), nullable=False),
+    sa.Column('credentials', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('webhook_secret', sa.String(length=200), nullable=False),
+    sa.Column('synced_until', cartdesk.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('is_active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', cartdesk.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', cartdesk.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['brand_id'], ['brands.id'], name=op.f('fk_store_connections_brand_id_brands')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_store_connections'))
+    )
+    with op.batch_alter_table('store_connections', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_store_connections_brand_id'), ['brand_id'], unique=False)
+
+    op.create_table('webhook_receipts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('connection_id', sa.Integer(), nullable=False),
+    sa.Column('delivery_id', sa.String(length=200), nullable=False),
+    sa.Column('topic', sa.String(length=100), nullable=False),
+    sa.Column('received_at', cartdesk.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['connection_id'], ['store_connections.id'], name=op.f('fk_webhook_receipts_connection_id_store_connections'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_receipts')),
+    sa.UniqueConstraint('connection_id', 'delivery_id', name=op.f('uq_webhook_receipts_connection_id_delivery_id'))
+    )
     op.bulk_insert(
         sa.table("refund_limits", sa.column("role", sa.String), sa.column("amount", sa.BigInteger)),
         [{"role": "agent", "amount": 10000}],
@@ -271,6 +299,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table('webhook_receipts')
+    op.drop_table('store_connections')
     op.drop_table('refund_lines')
     op.drop_table('tracking_events')
     op.drop_table('return_items')
