@@ -60,7 +60,7 @@ def test_import_follows_link_pagination_waits_out_429_and_is_incremental(session
         fake.calls.clear()
         again = _import(session, connection)
         assert again.orders == 1  # the newest one (updated_at >= the high-water mark) comes back, and is a no-op
-        assert "updated_at_min=2026-11-01T15%3A07%3A00%2B00%3A00" in next(u for _, u in fake.calls if "/orders.json" in u)
+        assert "updated_at_min=2026-11-01T10%3A07%3A00-05%3A00" in next(u for _, u in fake.calls if "/orders.json" in u)
         assert session.scalar(select(func.count()).select_from(Order).where(Order.brand_id == connection.brand_id)) == 7
     finally:
         shopify_module.PAGE_SIZE = original
