@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -29,10 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from cartdesk.auth.models import User
 from cartdesk.db.base import Base, TimestampMixin
-
-if TYPE_CHECKING:
-    from cartdesk.auth.models import User
 
 _CENT = Decimal("0.01")
 
