@@ -109,12 +109,15 @@ def _order(session: Session, cast: Cast, rng: random.Random, *, brand, customer_
         line = order.lines[0]
         refunds.request_refund(session, principal=agent, order=order, refund_in=RefundCreate(
             order_id=order.id, lines=[{"line_id": line.id, "quantity": 1, "amount": min(Decimal("20"), line.total)}],
-            reason="Price adjustment: went on sale a day later", conversation_id=conversation_id))
+            reason="Price adjustment: went on sale a day later"))
     elif story == "lost" and conversation_id is not None:
         # Above Tom's limit: waits for Marcus in the approval queue.
-        refunds.request_refund(session, principal=agent, order=order, refund_in=RefundCreate(
+        refund = refunds.request_refund(session, principal=agent, order=order, refund_in=RefundCreate(
             order_id=order.id, lines=[{"line_id": li.id, "quantity": li.quantity} for li in order.lines],
-            reason="Parcel lost by the carrier", conversation_id=conversation_id))
+            reason="Parcel lost by the carrier"))
+        # Linked after the fact: the seeded threads were written without this order, so no system
+        # line is added to them (it would also move their activity to the seeding time).
+        refund.conversation_id = conversation_id
     return order
 
 
