@@ -79,3 +79,16 @@ def test_lifetime_value_counts_paid_less_refunded(session: Session) -> None:
     value, count, currency = service.lifetime_value(session, customer_id=first.customer_id)
     assert count == 2 and currency == "USD"
     assert value == first.total * 2
+
+
+def test_a_merged_customer_shows_one_history(session: Session) -> None:
+    from cartdesk.customers import service as customers_service
+
+    brand = make_brand(session)
+    work = make_order(session, brand=brand, email="ada@work.example")
+    home = make_order(session, brand=brand, email="ada@home.example")
+    target = customers_service.get_or_raise(session, customer_id=home.customer_id)
+    source = customers_service.get_or_raise(session, customer_id=work.customer_id)
+    customers_service.merge(session, actor=SYSTEM, target=target, source=source)
+    assert {o.id for o in service.orders_for_customer(session, customer_id=target.id)} == {work.id, home.id}
+    assert service.lifetime_value(session, customer_id=target.id)[1] == 2

@@ -197,6 +197,7 @@ def get_by_rma(session: Session, *, rma: str) -> Return | None:
 
 def returns_for_customer(session: Session, *, customer_id: int, limit: int = 10) -> Sequence[Return]:
     return session.scalars(
-        select(Return).join(Order, Order.id == Return.order_id).where(Order.customer_id == customer_id)
+        select(Return).join(Order, Order.id == Return.order_id)
+        .where(Order.customer_id.in_(service.customer_ids(session, customer_id=customer_id)))
         .order_by(Return.id.desc()).limit(limit)
     ).all()

@@ -245,8 +245,18 @@ def list_orders(
     return _keyset(session, stmt, Order, limit=limit, cursor=cursor)
 
 
+def customer_ids(session: Session, *, customer_id: int) -> list[int]:
+    """The customer and everyone merged into them: one person's history whatever email they ordered with.
+    Merging moves identities and conversations, not orders, so orders are found through this instead."""
+    ids, frontier = [customer_id], [customer_id]
+    while frontier and len(ids) < 100:
+        frontier = list(session.scalars(select(Customer.id).where(Customer.merged_into_id.in_(frontier))))
+        ids += frontier
+    return ids
+
+
 def orders_for_customer(session: Session, *, customer_id: int, limit: int = 10) -> Sequence[Order]:
-    stmt = (select(Order).where(Order.customer_id == customer_id)
+    stmt = (select(Order).where(Order.customer_id.in_(customer_ids(session, customer_id=customer_id)))
             .order_by(Order.placed_at.desc(), Order.id.desc()).limit(limit))
     return session.scalars(stmt).all()
 
@@ -255,7 +265,8 @@ def lifetime_value(session: Session, *, customer_id: int) -> tuple[Decimal, int,
     """What the customer has paid, less refunds, and how many orders (one currency assumed: the latest)."""
     row = session.execute(
         select(sum_cents(Order.paid_total - Order.refunded_total), func.count(Order.id), func.max(Order.currency))
-        .where(Order.customer_id == customer_id, Order.status != OrderStatus.cancelled)
+        .where(Order.customer_id.in_(customer_ids(session, customer_id=customer_id)),
+               Order.status != OrderStatus.cancelled)
     ).one()
     return from_cents(row[0]), int(row[1]), row[2]
 

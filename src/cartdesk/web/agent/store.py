@@ -68,7 +68,7 @@ def _order_view(session: Session, order: Order) -> dict[str, Any]:
 def _order_in_conversation(session: Session, conversation: Conversation, order_id: int) -> Order:
     # Only this customer's orders can be acted on from their conversation.
     order = service.get_order_or_raise(session, order_id=order_id)
-    if order.customer_id != conversation.customer_id:
+    if order.customer_id not in service.customer_ids(session, customer_id=conversation.customer_id):
         raise Forbidden("That order belongs to another customer.")
     return order
 
