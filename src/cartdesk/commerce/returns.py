@@ -195,9 +195,11 @@ def get_by_rma(session: Session, *, rma: str) -> Return | None:
     return session.scalar(select(Return).where(Return.rma == rma.strip().upper()))
 
 
-def returns_for_customer(session: Session, *, customer_id: int, limit: int = 10) -> Sequence[Return]:
+def returns_for_customer(
+    session: Session, *, customer_id: int, limit: int = 10, ids: list[int] | None = None
+) -> Sequence[Return]:
     return session.scalars(
         select(Return).join(Order, Order.id == Return.order_id)
-        .where(Order.customer_id.in_(service.customer_ids(session, customer_id=customer_id)))
+        .where(Order.customer_id.in_(ids or service.customer_ids(session, customer_id=customer_id)))
         .order_by(Return.id.desc()).limit(limit)
     ).all()

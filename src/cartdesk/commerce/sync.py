@@ -70,6 +70,7 @@ def upsert_order(session: Session, *, connection: StoreConnection, ext: External
     order = session.scalar(select(Order).where(
         Order.brand_id == connection.brand_id, Order.source == connection.platform, Order.external_id == ext.external_id))
     actor = actor_for(connection)
+    created = order is None
     if order is None:
         order = service.create_order(session, actor=actor, source=connection.platform, order_in=OrderCreate(
             brand=connection.brand_id, number=ext.number, currency=ext.currency, placed_at=ext.placed_at,
@@ -86,9 +87,14 @@ def upsert_order(session: Session, *, connection: StoreConnection, ext: External
         order.shipping_address = ext.shipping_address
     if ext.cancelled and order.status != OrderStatus.cancelled:
         order.status, order.cancelled_at = OrderStatus.cancelled, order.cancelled_at or utcnow()
-    _shipments(session, order, ext)
-    _refunds(session, order, ext)
+    # A brand-new order has no shipments or refunds of ours yet: skip their queries (the import's hot path).
+    if ext.shipments or not created:
+        _shipments(session, order, ext)
+    if ext.refunds or not created:
+        _refunds(session, order, ext)
     session.flush()
+    if created:
+        return order  # order.created is its event
     events_service.record(session, verb="order.synced", actor=actor, subject_type="order", subject_id=order.id,
                           brand_id=order.brand_id, data={"platform": connection.platform, "external_id": ext.external_id,
                                                          "updated_at": ext.updated_at.isoformat()})

@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from cartdesk.commerce import actions, refunds, returns, service
-from cartdesk.commerce.models import FulfillmentStatus, Order, OrderStatus, RefundStatus
+from cartdesk.commerce.models import FulfillmentStatus, Order, OrderStatus, Refund, RefundStatus
 from cartdesk.commerce.policy import REASONS
 from cartdesk.commerce.schemas import Address, RefundCreate, ReturnCreate
 from cartdesk.conversations.models import Conversation
@@ -33,12 +33,14 @@ router = APIRouter()
 
 def panel(session: Session, *, customer_id: int, limit: int = 5) -> dict[str, Any]:
     """What the side panel and the customer page show of the store: a few queries, all indexed by customer."""
-    orders = service.orders_for_customer(session, customer_id=customer_id, limit=limit)
-    ltv, order_count, currency = service.lifetime_value(session, customer_id=customer_id)
+    ids = service.customer_ids(session, customer_id=customer_id)
+    orders = service.orders_for_customer(session, customer_id=customer_id, limit=limit, ids=ids)
+    by_order = service.refunds_for_orders(session, order_ids=[o.id for o in orders])
+    ltv, order_count, currency = service.lifetime_value(session, customer_id=customer_id, ids=ids)
     return {
         "store": {
-            "orders": [_order_view(session, o) for o in orders],
-            "returns": returns.returns_for_customer(session, customer_id=customer_id, limit=5),
+            "orders": [_order_view(session, o, by_order[o.id]) for o in orders],
+            "returns": returns.returns_for_customer(session, customer_id=customer_id, limit=5, ids=ids),
             "lifetime_value": format_money(ltv, currency or "USD"),
             "order_count": order_count,
             "more": order_count > len(orders),
@@ -48,16 +50,16 @@ def panel(session: Session, *, customer_id: int, limit: int = 5) -> dict[str, An
     }
 
 
-def _order_view(session: Session, order: Order) -> dict[str, Any]:
-    left = refunds.refundable_lines(session, order=order)
-    taken = refunds.taken(session, order=order)
+def _order_view(session: Session, order: Order, order_refunds: list[Refund]) -> dict[str, Any]:
+    taken = refunds.taken_from(order_refunds)
+    left = refunds.refundable_lines(session, order=order, done=taken)
     open_unshipped = order.status == OrderStatus.open and order.fulfillment_status == FulfillmentStatus.unfulfilled
     return {
         "o": order,
         "lines": [(li, left[li.id][0]) for li in order.lines],
         "shipping_left": order.shipping_total - taken.shipping,
         "refundable": order.paid_total - taken.total,
-        "refunds": service.refunds_for_order(session, order_id=order.id),
+        "refunds": order_refunds,
         "can_cancel": open_unshipped,
         "can_readdress": open_unshipped,
         "can_reship": order.status != OrderStatus.cancelled and bool(order.shipments),
