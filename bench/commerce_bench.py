@@ -131,10 +131,11 @@ def bench_lookup(db, n_orders: int, n_customers: int, rounds: int) -> dict[str, 
 
 
 def bench_import(db, n: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    from cartdesk.commerce import sync
-    from cartdesk.commerce.connectors.registry import connector_for
     from tests.fakes.serve import serve
     from tests.fakes.shopify import FakeShopify
+
+    from cartdesk.commerce import sync
+    from cartdesk.commerce.connectors.registry import connector_for
 
     fake = FakeShopify()
     for k in range(n):
