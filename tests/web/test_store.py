@@ -45,6 +45,8 @@ def test_an_agent_refund_above_the_limit_goes_to_a_supervisor(client, agent: Use
     assert response.status_code == 200
     assert "Refund of $150.00 sent to a supervisor for approval." in response.text
     assert "awaits a supervisor" in response.text  # the system line in the thread, swapped in
+    assert "<strong>Maria Lopez</strong> asked a supervisor to approve <strong>$150.00</strong> on order " \
+           "<strong>NW-1042</strong>" in response.text  # and a line in the activity history
     (refund,) = commerce_service.refunds_for_order(session, order_id=order.id)
     assert refund.status == RefundStatus.awaiting_approval
     # Agents see no approval queue link; supervisors do and decide there.
