@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy.orm import Session
 
 from cartdesk.auth.models import User
+from cartdesk.commerce import returns
 from cartdesk.commerce import service as commerce_service
 from cartdesk.commerce.models import RefundStatus
 from cartdesk.conversations import service as conversations_service
@@ -99,3 +102,21 @@ def test_cancel_address_and_return_from_the_panel(client, agent: User, brand, se
     response = client.post(f"/conversations/{conversation.id}/orders/{order.id}/cancel", headers=hx(token),
                            data={"reason": "Changed mind"})
     assert "Order NW-1042 cancelled." in response.text and "refunded $30.00" in response.text
+
+
+def test_returns_move_on_from_the_panel(client, agent: User, brand, session: Session) -> None:
+    conversation, order = _setup(session, brand, price="30.00")
+    ship(session, order=order, delivered_days_ago=2)
+    token = login(client, agent)
+    response = client.post(f"/conversations/{conversation.id}/orders/{order.id}/return", headers=hx(token), data={
+        f"ret_{order.lines[0].id}": "1", "reason": "defective", "condition": "used", "resolution": "refund"})
+    rma = re.search(r"Return (R[0-9A-F]{8}) opened", response.text).group(1)
+    ret = returns.get_by_rma(session, rma=rma)
+    assert 'value="received"' in response.text and 'value="rejected"' in response.text
+    response = client.post(f"/conversations/{conversation.id}/returns/{ret.id}/status", headers=hx(token),
+                           data={"status": "refunded"})
+    assert response.status_code == 409 and "cannot become refunded" in response.text
+    client.post(f"/conversations/{conversation.id}/returns/{ret.id}/status", headers=hx(token), data={"status": "received"})
+    response = client.post(f"/conversations/{conversation.id}/returns/{ret.id}/status", headers=hx(token),
+                           data={"status": "refunded"})
+    assert f"Return {rma} marked refunded." in response.text and "Maria Lopez refunded $30.00 on order NW-1042" in response.text

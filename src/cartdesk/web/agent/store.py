@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from cartdesk.commerce import actions, refunds, returns, service
-from cartdesk.commerce.models import FulfillmentStatus, Order, OrderStatus, Refund, RefundStatus
+from cartdesk.commerce.models import FulfillmentStatus, Order, OrderStatus, Refund, RefundStatus, ReturnStatus
 from cartdesk.commerce.policy import REASONS
 from cartdesk.commerce.schemas import Address, RefundCreate, ReturnCreate
 from cartdesk.conversations.models import Conversation
@@ -45,6 +45,7 @@ def panel(session: Session, *, customer_id: int, limit: int = 5) -> dict[str, An
             "order_count": order_count,
             "more": order_count > len(orders),
             "reasons": REASONS,
+            "next_return_steps": {str(k): [str(v) for v in steps] for k, steps in returns.ALLOWED.items()},
         },
         "money": format_money,
     }
@@ -173,6 +174,24 @@ async def create_return(request: Request, conversation_id: int, order_id: int, s
             order_id=order.id, items=items, reason=form.get("reason", "")[:64],
             resolution=form.get("resolution") or "refund", conversation_id=conversation.id))
         return f"Return {ret.rma} opened."
+
+    return _act(request, session, principal, conversation_id, action)
+
+
+@router.post("/conversations/{conversation_id}/returns/{return_id}/status")
+async def return_status(request: Request, conversation_id: int, return_id: int, session: DbSession,
+                        principal: AgentPrincipal) -> Response:
+    form = await _form(request)
+
+    def action(conversation: Conversation) -> str:
+        ret = returns.get_or_raise(session, return_id=return_id)
+        _order_in_conversation(session, conversation, ret.order_id)
+        try:
+            target = ReturnStatus(form.get("status", ""))
+        except ValueError as exc:
+            raise ValidationFailed("Choose what happened to the return.") from exc
+        returns.transition(session, principal=principal, ret=ret, status=target)
+        return f"Return {ret.rma} marked {target}."
 
     return _act(request, session, principal, conversation_id, action)
 
