@@ -112,3 +112,33 @@ def test_tracking_then_return_then_label_then_refund(client, brand, session: Ses
     assert "$120.00 · refunded to your payment method" in page
     # Another order's RMA is not reachable through this link.
     assert client.get(link + "/returns/RNOPE1234").status_code == 404
+
+
+def test_my_conversations_show_replies_and_take_new_ones(client, brand, session: Session) -> None:
+    from cartdesk.conversations import service as conversations_service
+    from cartdesk.conversations.models import Direction, Status
+    from cartdesk.conversations.schemas import MessageCreate
+    from tests.factories.conversations import make_conversation
+
+    conversation = make_conversation(session, brand=brand, email="ada@example.org", subject="Boots too small?",
+                                     body="Do the boots run small?")
+    agent = principal(make_user(session, name="Priya Natarajan"))
+    conversations_service.add_message(session, principal=agent, conversation=conversation,
+                                      message_in=MessageCreate(body="They run half a size small."))
+    conversations_service.add_message(session, principal=agent, conversation=conversation,
+                                      message_in=MessageCreate(kind="note", body="Internal: VIP, be generous"))
+    other = make_conversation(session, brand=brand, email="someone@example.org", subject="Not Ada's")
+    _order(session, brand)
+    link = _link(client, brand)
+    page = client.get(link).text
+    assert "Boots too small?" in page and "Not Ada&#39;s" not in page
+    thread = client.get(f"{link}/conversations/{conversation.id}").text
+    assert "They run half a size small." in thread and "Priya · " in thread and "Internal: VIP" not in thread
+    assert client.get(f"{link}/conversations/{other.id}").status_code == 404
+    r = client.post(f"{link}/conversations/{conversation.id}", data={"body": "Thanks! I'll size up."},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    last = conversations_service.list_messages(session, conversation_id=conversation.id)[-1]
+    assert (last.body_text, last.direction, last.meta) == ("Thanks! I'll size up.", Direction.inbound, {"via": "portal"})
+    session.refresh(conversation)
+    assert conversation.status == Status.open  # the customer's reply reopens it for the team

@@ -14,7 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cartdesk.brands.models import Brand
+from cartdesk.commerce import service
 from cartdesk.commerce.models import Order
+from cartdesk.conversations.models import Conversation
 
 SALT = "cartdesk.portal.order"
 NOT_FOUND = "We couldn't find an order with that number and email. Check both and try again."
@@ -52,3 +54,13 @@ def resolve(session: Session, *, secret: str, token: str, brand: Brand, max_age:
     if order is None or order.brand_id != brand.id or (order.email or "").lower() != data.get("e"):
         return None
     return order
+
+
+def conversations_for(session: Session, *, brand_id: int, customer_id: int | None, limit: int = 20) -> list[Conversation]:
+    if customer_id is None:
+        return []
+    ids = service.customer_ids(session, customer_id=customer_id)
+    return list(session.scalars(
+        select(Conversation).where(Conversation.customer_id.in_(ids), Conversation.brand_id == brand_id,
+                                   Conversation.merged_into_id.is_(None))
+        .order_by(Conversation.last_activity_at.desc()).limit(limit)).unique())

@@ -97,6 +97,7 @@ def order_page(request: Request, slug: str, token: str, session: DbSession) -> R
         brand, o=order, token=token, returns=service.returns_for_order(session, order_id=order.id),
         refunds=service.refunds_for_order(session, order_id=order.id),
         can_return=service.delivered_at(order) is not None and order.status != "cancelled",
+        conversations=portal.conversations_for(session, brand_id=brand.id, customer_id=order.customer_id),
     ))
 
 
@@ -122,7 +123,8 @@ def return_page(request: Request, slug: str, token: str, session: DbSession) -> 
         return _return_form(request, session, brand, order, token)
     except AppError as exc:
         return render(request, "portal/order.html", _ctx(
-            brand, o=order, token=token, returns=[], refunds=[], can_return=False, error=exc.message), status_code=409)
+            brand, o=order, token=token, returns=[], refunds=[], can_return=False, conversations=[],
+            error=exc.message), status_code=409)
 
 
 @router.post("/{slug}/o/{token}/return")
