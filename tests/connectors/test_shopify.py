@@ -139,3 +139,27 @@ def test_cancel_in_cartdesk_cancels_in_the_shop(session: Session, shopify, runne
     (refund,) = commerce_service.refunds_for_order(session, order_id=order.id)
     session.refresh(refund)
     assert refund.status == RefundStatus.succeeded
+
+
+def test_address_change_and_reship_reach_the_shop(session: Session, shopify, runner) -> None:  # type: ignore[no-untyped-def]
+    from cartdesk.commerce.schemas import Address, ShipmentCreate
+
+    fake, connection = shopify
+    raw = fake.add_order(number=5001, email="fi@example.org", lines=[("MUG", "Mug", 2, "12.00")])
+    sync.upsert_order(session, connection=connection, ext=connector_for(connection).to_order(raw))
+    order = _order(session, connection, raw["id"])
+    agent = principal(make_user(session))
+    actions.change_address(session, principal=agent, order=order, address=Address(
+        name="Fi Ng", line1="9 Elm St", city="Boulder", region="CO", postal_code="80301", country="US"))
+    session.commit()
+    assert runner.run_pending() == 1
+    assert raw["shipping_address"]["address1"] == "9 Elm St" and raw["shipping_address"]["city"] == "Boulder"
+    commerce_service.create_shipment(session, actor=agent.actor, shipment_in=ShipmentCreate(
+        order_id=order.id, carrier="UPS", tracking_number="1Z999"))
+    replacement = actions.reship(session, principal=agent, order=order, reason="Lost")
+    session.commit()
+    assert runner.run_pending() == 1
+    session.refresh(replacement)
+    created = next(o for o in fake.orders if str(o["id"]) == replacement.external_id)
+    assert created["line_items"][0]["sku"] == "MUG" and created["line_items"][0]["price"] == "0.00"
+    assert "replaces-5001" in created["tags"]

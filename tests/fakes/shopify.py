@@ -51,6 +51,7 @@ class FakeShopify:
 
     def app(self) -> Starlette:
         return Starlette(routes=[
+            Route(f"{API}/orders.json", self._create_order, methods=["POST"]),
             Route(f"{API}/{{resource:str}}.json", self._list, methods=["GET"]),
             Route(f"{API}/orders/{{order_id:int}}.json", self._get_order, methods=["GET", "PUT"]),
             Route(f"{API}/orders/{{order_id:int}}/refunds.json", self._refund, methods=["POST"]),
@@ -95,6 +96,18 @@ class FakeShopify:
             info = base64.urlsafe_b64encode(json.dumps({"offset": offset + limit, "since": since}).encode()).decode()
             headers["Link"] = f'<{request.base_url}{API.lstrip("/")}/{resource}.json?limit={limit}&page_info={info}>; rel="next"'
         return JSONResponse({resource: page}, headers=headers)
+
+    async def _create_order(self, request: Request) -> JSONResponse:
+        if (refused := self._gate(request)) is not None:
+            return refused
+        body = (await request.json())["order"]
+        order = {"id": next(self._ids), "name": f"#{9000 + len(self.orders)}", "email": body.get("email"),
+                 "line_items": [{"id": next(self._ids), **li} for li in body.get("line_items", [])],
+                 "tags": body.get("tags", ""), "financial_status": body.get("financial_status", "pending"),
+                 "fulfillments": [], "refunds": [], "created_at": "2026-11-03T10:00:00-05:00",
+                 "updated_at": "2026-11-03T10:00:00-05:00", "currency": "USD", "total_price": "0.00"}
+        self.orders.append(order)
+        return JSONResponse({"order": order}, status_code=201)
 
     def _find(self, order_id: int) -> dict[str, Any] | None:
         return next((o for o in self.orders if o["id"] == order_id), None)
