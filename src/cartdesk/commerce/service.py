@@ -276,11 +276,11 @@ def refunds_for_orders(session: Session, *, order_ids: Sequence[int]) -> dict[in
 def lifetime_value(
     session: Session, *, customer_id: int, ids: list[int] | None = None
 ) -> tuple[Decimal, int, str | None]:
-    """What the customer has paid, less refunds, and how many orders (one currency assumed: the latest)."""
+    """What the customer has paid, less refunds, and how many orders (cancelled ones count 0: they were
+    refunded). One currency is assumed: a customer buying in two currencies is summed as one (known gap)."""
     row = session.execute(
         select(sum_cents(Order.paid_total - Order.refunded_total), func.count(Order.id), func.max(Order.currency))
-        .where(Order.customer_id.in_(ids or customer_ids(session, customer_id=customer_id)),
-               Order.status != OrderStatus.cancelled)
+        .where(Order.customer_id.in_(ids or customer_ids(session, customer_id=customer_id)))
     ).one()
     return from_cents(row[0]), int(row[1]), row[2]
 
