@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
@@ -120,3 +121,27 @@ def test_returns_move_on_from_the_panel(client, agent: User, brand, session: Ses
     response = client.post(f"/conversations/{conversation.id}/returns/{ret.id}/status", headers=hx(token),
                            data={"status": "refunded"})
     assert f"Return {rma} marked refunded." in response.text and "Maria Lopez refunded $30.00 on order NW-1042" in response.text
+
+
+def test_admins_set_refund_limits_per_role(client, session: Session) -> None:
+    from cartdesk.auth.models import Role
+    from cartdesk.commerce import refunds
+    from tests.factories.auth import make_user
+
+    admin = make_user(session, role=Role.admin, name="Ada Admin")
+    token = login(client, admin)
+    page = client.get("/refund-limits", headers=PAGE).text
+    assert 'name="agent" value="100.00"' in page and 'name="supervisor" value=""' in page
+    bad = client.post("/refund-limits", headers=PAGE, data={"csrf_token": token, "agent": "lots"})
+    assert bad.status_code == 422 and refunds.limit_for(session, role="agent") == Decimal("100.00")
+    r = client.post("/refund-limits", headers=PAGE, follow_redirects=False,
+                    data={"csrf_token": token, "agent": "250", "supervisor": "1000.00", "admin": ""})
+    assert r.status_code == 303, r.text[-3000:]
+    assert refunds.limit_for(session, role="agent") == Decimal("250.00")
+    assert refunds.limit_for(session, role="supervisor") == Decimal("1000.00")
+    assert refunds.limit_for(session, role="admin") is None
+
+
+def test_agents_cannot_open_refund_limits(client, agent: User) -> None:
+    login(client, agent)
+    assert client.get("/refund-limits", headers=PAGE).status_code == 403

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from cartdesk.auth.models import Role
 from cartdesk.commerce import actions, refunds, returns, service
 from cartdesk.commerce.models import FulfillmentStatus, Order, OrderStatus, Refund, RefundStatus, ReturnStatus
 from cartdesk.commerce.policy import REASONS
@@ -228,3 +229,39 @@ async def decide(request: Request, refund_id: int, session: DbSession, principal
     if is_htmx(request):
         return Response(status_code=204, headers={"HX-Redirect": "/approvals"})
     return RedirectResponse("/approvals", status_code=303)
+
+
+# --- refund limits per role (admins) ------------------------------------------------
+
+
+@router.get("/refund-limits", name="refund_limits")
+def limits_page(request: Request, session: DbSession, principal: AgentPrincipal, saved: str = "") -> Response:
+    if not principal.is_admin:
+        raise Forbidden("Only admins set refund limits.")
+    return render(request, "agent/refund_limits.html", {
+        **sidebar(session, principal=principal, active=None),
+        "nav": "approvals",
+        "limits": {role.value: refunds.limit_for(session, role=role.value) for role in Role},
+        "error": None,
+    })
+
+
+@router.post("/refund-limits")
+async def save_limits(request: Request, session: DbSession, principal: AgentPrincipal) -> Response:
+    if not principal.is_admin:
+        raise Forbidden("Only admins set refund limits.")
+    form = await _form(request)
+    try:
+        wanted = {role.value: (parse_amount(form[role.value], "USD") if form.get(role.value, "").strip() else None)
+                  for role in Role}
+        if any(v is not None and v < 0 for v in wanted.values()):
+            raise ValueError("limits cannot be negative")
+    except ValueError as exc:
+        return render(request, "agent/refund_limits.html", {
+            **sidebar(session, principal=principal, active=None), "nav": "approvals",
+            "limits": {k: form.get(k, "") for k in form}, "error": f"{exc}."}, status_code=422)
+    for role, amount in wanted.items():
+        if refunds.limit_for(session, role=role) != amount:
+            refunds.set_limit(session, actor=principal.actor, role=role, amount=amount)
+    flash(request, "Refund limits saved.")
+    return RedirectResponse("/refund-limits", status_code=303)
