@@ -7,12 +7,14 @@ agent's order actions (cancel, address change, reship) in ``actions.py``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from cartdesk.brands import service as brands_service
+from cartdesk.brands.models import Brand
 from cartdesk.commerce.models import (
     DiscountCode,
     FinancialStatus,
@@ -33,7 +35,7 @@ from cartdesk.commerce.models import (
 )
 from cartdesk.commerce.schemas import OrderCreate, ProductCreate, ShipmentCreate, TrackingEventIn
 from cartdesk.customers import service as customers_service
-from cartdesk.customers.models import Customer, IdentityKind
+from cartdesk.customers.models import Customer, CustomerIdentity, IdentityKind
 from cartdesk.events import service as events_service
 from cartdesk.events.schemas import Actor
 from cartdesk.kit.clock import utcnow
@@ -123,11 +125,15 @@ def get_order_by_number(session: Session, *, brand_id: int, number: str) -> Orde
     return session.scalar(select(Order).where(Order.brand_id == brand_id, Order.number == number))
 
 
-def _order_customer(session: Session, *, actor: Actor, order_in: OrderCreate) -> Customer | None:
+def _order_customer(
+    session: Session, *, actor: Actor, order_in: OrderCreate, prepared: Prepared | None = None
+) -> Customer | None:
     data = order_in.customer or {}
     if data.get("id") is not None:
         return customers_service.get_or_raise(session, customer_id=int(data["id"]))
     email = data.get("email") or order_in.email
+    if email and prepared is not None and str(email).lower() in prepared.customers:
+        return prepared.customers[str(email).lower()]
     if email:
         customer, _ = customers_service.get_or_create_by_identity(
             session, actor=actor, kind=IdentityKind.email, value=str(email), name=data.get("name")
@@ -151,16 +157,63 @@ def _discount(session: Session, *, brand_id: int, code: str | None, subtotal: De
     return min(subtotal, found.value)
 
 
+@dataclass
+class Prepared:
+    """What a batch of orders needs, looked up once for the batch (imports) instead of once per order:
+    numbers already taken, catalogue products by SKU (None: not in the catalogue), customers by email."""
+
+    numbers_taken: set[str] = field(default_factory=set)
+    catalogue: dict[str, Product | None] = field(default_factory=dict)
+    customers: dict[str, Customer] = field(default_factory=dict)
+    brand: Brand | None = None
+    # Orders added but not flushed yet: ``finish`` flushes them together and writes their events.
+    pending: list[tuple[Order, Actor]] = field(default_factory=list)
+
+
+def finish(session: Session, prepared: Prepared) -> None:
+    if not prepared.pending:
+        return
+    session.flush()
+    for order, actor in prepared.pending:
+        _created(session, order=order, actor=actor)
+    prepared.pending.clear()
+
+
+def prepare(session: Session, *, actor: Actor, brand_id: int, numbers: list[str], skus: list[str],
+            customers: dict[str, str | None]) -> Prepared:
+    """Look up a batch's numbers, SKUs and customers (``customers``: email → name) in a few queries;
+    customers not known yet are created."""
+    prepared = Prepared(brand=brands_service.get_or_raise(session, brand_id=brand_id))
+    prepared.numbers_taken = set(session.scalars(
+        select(Order.number).where(Order.brand_id == brand_id, Order.number.in_(numbers))))
+    found = {p.sku: p for p in session.scalars(
+        select(Product).where(Product.brand_id == brand_id, Product.sku.in_(set(skus))))}
+    prepared.catalogue = {sku: found.get(sku) for sku in skus}
+    emails = {email.strip().lower(): name for email, name in customers.items() if email}
+    rows = session.execute(
+        select(CustomerIdentity.value, Customer).join(Customer, Customer.id == CustomerIdentity.customer_id)
+        .where(CustomerIdentity.kind == IdentityKind.email, CustomerIdentity.value.in_(list(emails)))).all()
+    prepared.customers = dict(rows)
+    missing = {email: name for email, name in emails.items() if email not in prepared.customers}
+    if missing:
+        prepared.customers.update(customers_service.create_many_by_email(session, actor=actor, people=missing))
+    return prepared
+
+
 def create_order(
     session: Session, *, actor: Actor, order_in: OrderCreate, source: str = "cartdesk", trust_paid: Decimal | None = None,
+    prepared: Prepared | None = None,
 ) -> Order:
     """Record an order. Totals are computed here, never taken on trust: each line's total is
     quantity × price − discount + tax, and the order total is the lines plus shipping."""
-    brand = brands_service.resolve(session, ref=order_in.brand)
-    if get_order_by_number(session, brand_id=brand.id, number=order_in.number) is not None:
+    brand = prepared.brand if prepared and prepared.brand else brands_service.resolve(session, ref=order_in.brand)
+    number = order_in.number.strip().lstrip("#")
+    taken = number in prepared.numbers_taken if prepared else \
+        get_order_by_number(session, brand_id=brand.id, number=number) is not None
+    if taken:
         raise Conflict(f"Order {order_in.number} already exists.", details={"field": "number"})
     currency = (order_in.currency or brand.currency).upper()
-    lines = [_line(session, brand_id=brand.id, line_in=li, currency=currency, index=i)
+    lines = [_line(session, brand_id=brand.id, line_in=li, currency=currency, index=i, prepared=prepared)
              for i, li in enumerate(order_in.lines)]
     subtotal = sum((li.quantity * li.unit_price for li in lines), ZERO)
     code_discount = _discount(
@@ -179,7 +232,7 @@ def create_order(
         paid = min(trust_paid, total)
     if paid > total:
         raise ValidationFailed("paid_total cannot be more than the order total.", details=[{"field": "paid_total"}])
-    customer = _order_customer(session, actor=actor, order_in=order_in)
+    customer = _order_customer(session, actor=actor, order_in=order_in, prepared=prepared)
     order = Order(
         brand_id=brand.id, number=order_in.number.strip().lstrip("#"), customer_id=customer.id if customer else None,
         email=(str(order_in.email) if order_in.email else (customer.email if customer else None)),
@@ -197,22 +250,38 @@ def create_order(
     if order.email:
         order.email = order.email.lower()
     session.add(order)
+    if prepared is not None:
+        # A batch (import): flushed and recorded together by ``finish``.
+        prepared.numbers_taken.add(order.number)
+        prepared.pending.append((order, actor))
+        return order
     session.flush()
-    for line in lines:
-        if line.product_id is not None:
-            product = session.get(Product, line.product_id)
-            assert product is not None
-            adjust_stock(session, product=product, location="main", delta=-line.quantity, reason="sale",
-                         order_id=order.id)
-    events_service.record(
-        session, verb="order.created", actor=actor, subject_type="order", subject_id=order.id, brand_id=brand.id,
-        data={"number": order.number, "total": str(order.total), "currency": currency, "source": source},
-    )
+    _created(session, order=order, actor=actor)
     return order
 
 
-def _line(session: Session, *, brand_id: int, line_in, currency: str, index: int) -> OrderLine:  # type: ignore[no-untyped-def]
-    product = get_product_by_sku(session, brand_id=brand_id, sku=line_in.sku)
+def _created(session: Session, *, order: Order, actor: Actor) -> None:
+    # Stock moves for orders taken here; a connected shop keeps its own inventory (its products sync it).
+    if order.source == "cartdesk":
+        for line in order.lines:
+            if line.product_id is not None:
+                product = session.get(Product, line.product_id)
+                assert product is not None
+                adjust_stock(session, product=product, location="main", delta=-line.quantity, reason="sale",
+                             order_id=order.id)
+    events_service.record(
+        session, verb="order.created", actor=actor, subject_type="order", subject_id=order.id,
+        brand_id=order.brand_id,
+        data={"number": order.number, "total": str(order.total), "currency": order.currency, "source": order.source},
+    )
+
+
+def _line(session: Session, *, brand_id: int, line_in, currency: str, index: int,  # type: ignore[no-untyped-def]
+          prepared: Prepared | None = None) -> OrderLine:
+    if prepared is not None and line_in.sku in prepared.catalogue:
+        product = prepared.catalogue[line_in.sku]
+    else:
+        product = get_product_by_sku(session, brand_id=brand_id, sku=line_in.sku)
     if product is None and (line_in.unit_price is None or not line_in.title):
         raise ValidationFailed(
             f"Line {index + 1}: SKU {line_in.sku} is not in the catalogue; give its title and unit_price.",

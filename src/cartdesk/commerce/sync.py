@@ -66,8 +66,26 @@ def connection_for_order(session: Session, *, order: Order) -> StoreConnection |
         StoreConnection.is_active.is_(True)))
 
 
-def upsert_order(session: Session, *, connection: StoreConnection, ext: ExternalOrder) -> Order:
-    order = session.scalar(select(Order).where(
+def upsert_orders(session: Session, *, connection: StoreConnection, exts: list[ExternalOrder]) -> list[Order]:
+    """A page of orders: what they share (existing rows, numbers, catalogue, customers) is looked up once."""
+    known = {o.external_id: o for o in session.scalars(select(Order).where(
+        Order.brand_id == connection.brand_id, Order.source == connection.platform,
+        Order.external_id.in_([e.external_id for e in exts])))}
+    new = [e for e in exts if e.external_id not in known]
+    prepared = service.prepare(
+        session, actor=actor_for(connection), brand_id=connection.brand_id, numbers=[e.number for e in new],
+        skus=[li.sku for e in new for li in e.lines], customers={e.email: e.customer_name for e in new if e.email},
+    ) if new else None
+    orders = [upsert_order(session, connection=connection, ext=e, existing=known.get(e.external_id),
+                           prepared=prepared, looked_up=True) for e in exts]
+    if prepared is not None:
+        service.finish(session, prepared)
+    return orders
+
+
+def upsert_order(session: Session, *, connection: StoreConnection, ext: ExternalOrder, existing: Order | None = None,
+                 prepared: service.Prepared | None = None, looked_up: bool = False) -> Order:
+    order = existing if looked_up else session.scalar(select(Order).where(
         Order.brand_id == connection.brand_id, Order.source == connection.platform, Order.external_id == ext.external_id))
     actor = actor_for(connection)
     created = order is None
@@ -79,7 +97,7 @@ def upsert_order(session: Session, *, connection: StoreConnection, ext: External
                     "discount": li.discount, "tax": li.tax, "external_id": li.external_id} for li in ext.lines],
             shipping_total=ext.shipping_total, external_id=ext.external_id,
             shipping_address=ext.shipping_address or None,
-        ), trust_paid=ext.paid_total)
+        ), trust_paid=ext.paid_total, prepared=prepared)
     elif order.external_updated_at is not None and ext.updated_at <= order.external_updated_at:
         return order  # we already hold this version or a newer one
     order.external_updated_at = ext.updated_at
@@ -87,14 +105,18 @@ def upsert_order(session: Session, *, connection: StoreConnection, ext: External
         order.shipping_address = ext.shipping_address
     if ext.cancelled and order.status != OrderStatus.cancelled:
         order.status, order.cancelled_at = OrderStatus.cancelled, order.cancelled_at or utcnow()
-    # A brand-new order has no shipments or refunds of ours yet: skip their queries (the import's hot path).
-    if ext.shipments or not created:
-        _shipments(session, order, ext)
-    if ext.refunds or not created:
-        _refunds(session, order, ext)
+    if created and not (ext.shipments or ext.refunds):
+        # The import's hot path: nothing of ours to reconcile; flushed with its batch (order.created is its event).
+        if prepared is None:
+            session.flush()
+        return order
+    if prepared is not None:
+        service.finish(session, prepared)  # the shipments and refunds below need the order's ids
+    _shipments(session, order, ext)
+    _refunds(session, order, ext)
     session.flush()
     if created:
-        return order  # order.created is its event
+        return order
     events_service.record(session, verb="order.synced", actor=actor, subject_type="order", subject_id=order.id,
                           brand_id=order.brand_id, data={"platform": connection.platform, "external_id": ext.external_id,
                                                          "updated_at": ext.updated_at.isoformat()})
@@ -195,8 +217,14 @@ def run_import(transaction: Callable[[], Any], *, connection_id: int, connector_
         for page in connector.pages(kind, since if kind != "customers" else None):
             with transaction() as session:
                 connection = get_connection(session, connection_id=connection_id)
-                for raw in page:
-                    high = _apply(session, connection, connector, kind, raw, report, high)
+                if kind == "orders":
+                    exts = [connector.to_order(raw) for raw in page]
+                    upsert_orders(session, connection=connection, exts=exts)
+                    report.orders += len(exts)
+                    high = max([*(e.updated_at for e in exts), *([high] if high else [])], default=high)
+                else:
+                    for raw in page:
+                        high = _apply(session, connection, connector, kind, raw, report, high)
                 report.pages += 1
     with transaction() as session:
         get_connection(session, connection_id=connection_id).synced_until = high
