@@ -163,3 +163,28 @@ def test_address_change_and_reship_reach_the_shop(session: Session, shopify, run
     created = next(o for o in fake.orders if str(o["id"]) == replacement.external_id)
     assert created["line_items"][0]["sku"] == "MUG" and created["line_items"][0]["price"] == "0.00"
     assert "replaces-5001" in created["tags"]
+
+
+def test_a_refund_made_in_shopify_arrives_through_its_webhook(client, session: Session, shopify, runner) -> None:  # type: ignore[no-untyped-def]
+    fake, connection = shopify
+    raw = fake.add_order(number=6001, email="gu@example.org", lines=[("TENT", "Tent", 1, "249.00")])
+    _post(client, connection, "orders/create", raw, webhook_id="r-1")
+    order = _order(session, connection, raw["id"])
+    # Someone refunds in the Shopify admin: Shopify changes the order and sends refunds/create.
+    refund = {"id": 77001, "order_id": raw["id"], "created_at": "2026-11-04T09:00:00-05:00",
+              "transactions": [{"amount": "49.00", "kind": "refund", "status": "success"}],
+              "refund_line_items": [{"line_item_id": raw["line_items"][0]["id"], "quantity": 1,
+                                     "subtotal": "49.00", "total_tax": "0.00"}]}
+    raw["refunds"].append(refund)
+    raw["updated_at"] = "2026-11-04T09:00:00-05:00"
+    assert _post(client, connection, "refunds/create", refund, webhook_id="r-2").json() == {"status": "refetch"}
+    assert _post(client, connection, "refunds/create", refund, webhook_id="r-2").json() == {"status": "duplicate"}
+    session.commit()
+    assert runner.run_pending() == 1  # one refetch job: the replay queued nothing
+    session.refresh(order)
+    assert order.refunded_total == Decimal("49.00") and order.financial_status == FinancialStatus.partially_refunded
+    (recorded,) = commerce_service.refunds_for_order(session, order_id=order.id)
+    assert (recorded.external_id, recorded.status, recorded.lines[0].quantity) == ("77001", RefundStatus.succeeded, 1)
+    # Applying the same order version again changes nothing.
+    sync.upsert_order(session, connection=connection, ext=connector_for(connection).to_order(raw))
+    assert len(commerce_service.refunds_for_order(session, order_id=order.id)) == 1
