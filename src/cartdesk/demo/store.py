@@ -7,6 +7,7 @@ agent's limit waiting in the supervisor's approval queue. Everything goes throug
 from __future__ import annotations
 
 import random
+import re
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -24,6 +25,7 @@ from cartdesk.commerce.schemas import (
     ShipmentCreate,
     TrackingEventIn,
 )
+from cartdesk.conversations import service as conversations_service
 from cartdesk.conversations.models import Conversation
 from cartdesk.demo import catalog
 from cartdesk.demo.history import Backdater
@@ -44,23 +46,51 @@ HUBS = {"northwind": ("Reno, NV", "Salt Lake City, UT", "Denver, CO"),
         "lumen-loom": ("Tilburg, NL", "Utrecht, NL", "Amsterdam, NL")}
 
 
+# The order a thread is about, by the thread's tags: what state makes the conversation make sense.
+TAG_STORIES = {
+    "where-is-my-order": (4, "in_transit"), "damaged": (5, "delivered"), "exchange": (10, "delivered"),
+    "refund": (20, "returned"), "address-change": (1, "unfulfilled"), "cancellation": (1, "unfulfilled"),
+    "missing-item": (5, "delivered"), "warranty": (90, "delivered"), "discount": (2, "partly_refunded"),
+}
+
+
 def seed_store(session: Session, clock: Backdater, cast: Cast, *, rng: random.Random, now: datetime) -> int:
-    """Returns how many orders were made."""
+    """Returns how many orders were made. A customer's latest thread that names an order number (and a
+    product) gets that very order, in the state the thread talks about."""
     refunds.set_limit(session, actor=DEMO_ACTOR, role="agent", amount=Decimal("100"))
     for brand in BRANDS:
         _catalogue(session, cast, brand.slug, brand.codes)
-    made = 0
+    made, used = 0, set()
     for index, customer in cast.customers.items():
         conversation = session.scalar(select(Conversation).where(Conversation.customer_id == customer.id)
                                       .order_by(Conversation.id.desc()).limit(1))
         brand_row = conversation.brand if conversation else cast.brands[BRANDS[0].slug]
         brand = next(b for b in BRANDS if b.slug == brand_row.slug)
+        number, product, story, carrier = _from_thread(session, conversation, brand) if conversation \
+            else (None, None, None, None)
         for k in range(1 + (index % 3)):
-            days, story = STORIES[(index + k * 4) % len(STORIES)]
-            _order(session, cast, rng, brand=brand, customer_id=customer.id, days=days, story=story, now=now,
-                   conversation_id=conversation.id if conversation and k == 0 else None, seq=index * 10 + k)
+            days, kind = STORIES[(index + k * 4) % len(STORIES)]
+            mine = k == 0 and number is not None and number not in used
+            if mine:
+                used.add(number)
+                days, kind = story or (days, kind)
+            _order(session, cast, rng, brand=brand, customer_id=customer.id, days=days, story=kind, now=now,
+                   conversation_id=conversation.id if conversation and k == 0 else None, seq=index * 10 + k,
+                   number=number if mine else None, product=product if mine else None,
+                   carrier=carrier if mine else None)
             made += 1
     return made
+
+
+def _from_thread(session: Session, conversation: Conversation, brand):  # type: ignore[no-untyped-def]
+    text = " ".join([conversation.subject, *(m.body_text for m in conversations_service.list_messages(
+        session, conversation_id=conversation.id))])
+    found = re.search(rf"\b{brand.order_prefix}-(\d{{5}})\b", text)
+    titles = [t.lower() for t in catalog.PRODUCTS[brand.slug][:-1]]  # the last one is the final-sale item
+    product = next((i for i, t in enumerate(titles) if t in text.lower()), None)
+    story = next((TAG_STORIES[t] for t in conversation.tag_names if t in TAG_STORIES), None)
+    carrier = next((c for c in brand.carriers if re.search(rf"\b{c}\b", text)), None)
+    return (f"{brand.order_prefix}-{found.group(1)}" if found else None), product, story, carrier
 
 
 def _catalogue(session: Session, cast: Cast, slug: str, codes: tuple[str, ...]) -> None:
@@ -77,14 +107,17 @@ def _catalogue(session: Session, cast: Cast, slug: str, codes: tuple[str, ...]) 
 
 
 def _order(session: Session, cast: Cast, rng: random.Random, *, brand, customer_id: int, days: int, story: str,  # type: ignore[no-untyped-def]
-           now: datetime, conversation_id: int | None, seq: int) -> Order:
+           now: datetime, conversation_id: int | None, seq: int, number: str | None = None,
+           product: int | None = None, carrier: str | None = None) -> Order:
     placed = now - timedelta(days=days, hours=rng.randrange(1, 20))
     products = catalog.PRODUCTS[brand.slug]
     picks = rng.sample(range(len(products) - 1), k=1 + seq % 2)
+    if product is not None:
+        picks = [product, *[p for p in picks if p != product]][:2]
     lines = [{"sku": f"{brand.slug[:2].upper()}-{1000 + i}", "quantity": 1 + (i + seq) % 2} for i in picks]
     customer = cast.customers[next(k for k, c in cast.customers.items() if c.id == customer_id)]
     order = commerce_service.create_order(session, actor=DEMO_ACTOR, order_in=OrderCreate(
-        brand=cast.brands[brand.slug].id, number=f"{brand.order_prefix}-{31000 + seq}", customer={"id": customer_id},
+        brand=cast.brands[brand.slug].id, number=number or f"{brand.order_prefix}-{11000 + seq}", customer={"id": customer_id},
         currency=brand.currency, lines=lines, shipping_total=Decimal("7.95") if seq % 3 else Decimal("0"),
         discount_code=brand.codes[0] if seq % 5 == 0 else None, placed_at=placed,
         shipping_address={"name": customer.display_name, "line1": rng.choice(catalog.STREETS),
@@ -97,7 +130,7 @@ def _order(session: Session, cast: Cast, rng: random.Random, *, brand, customer_
     if story == "cancelled":
         actions.cancel_order(session, principal=agent, order=order, reason="Ordered the wrong size")
         return order
-    _ship(session, rng, order, brand, placed=placed, now=now, story=story)
+    _ship(session, rng, order, brand, placed=placed, now=now, story=story, carrier=carrier)
     if story == "returned":
         ret = returns.create_return(session, actor=DEMO_ACTOR, order=order, via="portal", now=placed + timedelta(days=8),
                                     return_in=ReturnCreate(order_id=order.id, reason="too_small",
@@ -122,9 +155,9 @@ def _order(session: Session, cast: Cast, rng: random.Random, *, brand, customer_
 
 
 def _ship(session: Session, rng: random.Random, order: Order, brand, *, placed: datetime, now: datetime,  # type: ignore[no-untyped-def]
-          story: str) -> None:
+          story: str, carrier: str | None = None) -> None:
     hubs = HUBS[brand.slug]
-    carrier = rng.choice(brand.carriers)
+    carrier = carrier or rng.choice(brand.carriers)
     shipped = placed + timedelta(hours=20)
     steps = [(shipped, ShipmentStatus.label_created, "Label created", hubs[0]),
              (shipped + timedelta(hours=6), ShipmentStatus.in_transit, "Picked up by carrier", hubs[0]),
