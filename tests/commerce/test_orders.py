@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cartdesk.commerce import service
+from cartdesk.commerce import service, shipments
 from cartdesk.commerce.models import DiscountCode, FulfillmentStatus, InventoryMovement, Order, StockLevel
 from cartdesk.commerce.schemas import OrderCreate
 from cartdesk.events.models import Event
@@ -64,12 +64,12 @@ def test_bad_orders_are_refused_with_the_reason(session: Session) -> None:
 def test_shipments_drive_fulfilment_and_the_delivery_date(session: Session) -> None:
     brand = make_brand(session)
     order = make_order(session, brand=brand)
-    assert service.delivered_at(order) is None
+    assert shipments.delivered_at(order) is None
     ship(session, order=order, delivered_days_ago=2)
     assert order.fulfillment_status == FulfillmentStatus.fulfilled
     shipment = order.shipments[0]
     assert shipment.status == "delivered" and [e.status for e in shipment.events] == ["in_transit", "delivered"]
-    assert service.delivered_at(order) == shipment.delivered_at
+    assert shipments.delivered_at(order) == shipment.delivered_at
 
 
 def test_lifetime_value_counts_paid_less_refunded(session: Session) -> None:

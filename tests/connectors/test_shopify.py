@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cartdesk.auth.models import Role
-from cartdesk.commerce import actions, refunds, sync
+from cartdesk.commerce import actions, refunds, shipments, sync
 from cartdesk.commerce import service as commerce_service
 from cartdesk.commerce.connectors.registry import connector_for
 from cartdesk.commerce.models import FinancialStatus, Order, OrderStatus, RefundStatus
@@ -154,7 +154,7 @@ def test_address_change_and_reship_reach_the_shop(session: Session, shopify, run
     session.commit()
     assert runner.run_pending() == 1
     assert raw["shipping_address"]["address1"] == "9 Elm St" and raw["shipping_address"]["city"] == "Boulder"
-    commerce_service.create_shipment(session, actor=agent.actor, shipment_in=ShipmentCreate(
+    shipments.create_shipment(session, actor=agent.actor, shipment_in=ShipmentCreate(
         order_id=order.id, carrier="UPS", tracking_number="1Z999"))
     replacement = actions.reship(session, principal=agent, order=order, reason="Lost")
     session.commit()

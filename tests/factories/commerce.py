@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from cartdesk.brands.models import Brand
 from cartdesk.commerce import service as commerce_service
+from cartdesk.commerce import shipments
 from cartdesk.commerce.models import Order, Product, ShipmentStatus
 from cartdesk.commerce.schemas import OrderCreate, ProductCreate, ShipmentCreate, TrackingEventIn
 from cartdesk.events.schemas import SYSTEM
@@ -54,7 +55,7 @@ def ship(session: Session, *, order: Order, delivered_days_ago: int | None = Non
     if delivered_days_ago is not None:
         events.append(TrackingEventIn(occurred_at=utcnow() - timedelta(days=delivered_days_ago),
                                       status=ShipmentStatus.delivered, description="Delivered", location="London"))
-    commerce_service.create_shipment(session, actor=SYSTEM, shipment_in=ShipmentCreate(
+    shipments.create_shipment(session, actor=SYSTEM, shipment_in=ShipmentCreate(
         order_id=order.id, carrier="Royal Mail", tracking_number=f"RM{next(_seq):09d}GB", shipped_at=shipped,
         events=events,
     ))

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from cartdesk.auth.schemas import Principal
 from cartdesk.commerce import refunds as refunds_service
-from cartdesk.commerce import service
+from cartdesk.commerce import service, shipments
 from cartdesk.commerce.models import (
     Order,
     OrderLine,
@@ -72,7 +72,7 @@ def check_return(
         raise Conflict(f"Order {order.number} was cancelled; there is nothing to return.")
     by_id = {li.id: li for li in order.lines}
     units = returnable_units(session, order=order)
-    delivered = service.delivered_at(order)
+    delivered = shipments.delivered_at(order)
     out: list[ItemDecision] = []
     seen: set[int] = set()
     for i, item in enumerate(return_in.items):

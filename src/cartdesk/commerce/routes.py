@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from cartdesk.auth.deps import AdminPrincipal, OrdersRead, OrdersWrite
 from cartdesk.auth.models import Role
 from cartdesk.auth.schemas import Principal
-from cartdesk.commerce import actions, csv_import, refunds, returns, service
+from cartdesk.commerce import actions, csv_import, refunds, returns, service, shipments
 from cartdesk.commerce.models import ReturnStatus
 from cartdesk.commerce.schemas import (
     Address,
@@ -165,7 +165,7 @@ async def reship(order_id: int, body: ReshipIn, session: DbSession, principal: O
 async def list_shipments(session: DbSession, principal: OrdersRead, order_id: int | None = None,
                          limit: Limit = 25, cursor: str | None = None) -> Page[ShipmentRead]:
     """Shipments with their tracking events, newest first; filter by order."""
-    rows, next_cursor = service.list_shipments(session, order_id=order_id, limit=limit, cursor=cursor)
+    rows, next_cursor = shipments.list_shipments(session, order_id=order_id, limit=limit, cursor=cursor)
     return Page[ShipmentRead](items=[ShipmentRead.model_validate(r) for r in rows], next_cursor=next_cursor)
 
 
@@ -173,16 +173,16 @@ async def list_shipments(session: DbSession, principal: OrdersRead, order_id: in
              summary="Record a shipment", responses=error_responses(404, 409))
 async def create_shipment(body: ShipmentCreate, session: DbSession, principal: StoreWrite) -> ShipmentRead:
     """Ship some or all lines; tracking events may come along. The order's fulfilment status follows."""
-    return ShipmentRead.model_validate(service.create_shipment(session, actor=principal.actor, shipment_in=body))
+    return ShipmentRead.model_validate(shipments.create_shipment(session, actor=principal.actor, shipment_in=body))
 
 
 @router.post("/shipments/{shipment_id}/events", response_model=ShipmentRead, summary="Add a tracking event",
              responses=error_responses(404))
 async def add_tracking(shipment_id: int, body: TrackingEventIn, session: DbSession, principal: StoreWrite) -> ShipmentRead:
     """A carrier scan; the shipment takes the status of its latest event, `delivered` stamps the delivery date that the return window runs from."""
-    shipment = service.get_shipment_or_raise(session, shipment_id=shipment_id)
+    shipment = shipments.get_shipment_or_raise(session, shipment_id=shipment_id)
     return ShipmentRead.model_validate(
-        service.add_tracking_event(session, actor=principal.actor, shipment=shipment, event_in=body))
+        shipments.add_tracking_event(session, actor=principal.actor, shipment=shipment, event_in=body))
 
 
 # --- returns -----------------------------------------------------------------------

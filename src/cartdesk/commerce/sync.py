@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cartdesk.commerce import refunds as refunds_service
-from cartdesk.commerce import service
+from cartdesk.commerce import service, shipments
 from cartdesk.commerce.connectors.base import ExternalOrder, ExternalProduct
 from cartdesk.commerce.models import (
     HOLDING_REFUND,
@@ -141,7 +141,7 @@ def _shipments(session: Session, order: Order, ext: ExternalOrder) -> None:
             shipment.status = es.status
             if es.status == "delivered":
                 shipment.delivered_at = utcnow()
-    service._refresh_fulfillment(order)
+    shipments._refresh_fulfillment(order)
 
 
 def _refunds(session: Session, order: Order, ext: ExternalOrder) -> None:

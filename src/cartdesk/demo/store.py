@@ -14,7 +14,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cartdesk.commerce import actions, refunds, returns
+from cartdesk.commerce import actions, refunds, returns, shipments
 from cartdesk.commerce import service as commerce_service
 from cartdesk.commerce.models import DiscountCode, Order, ReturnStatus, ShipmentStatus
 from cartdesk.commerce.schemas import (
@@ -167,7 +167,7 @@ def _ship(session: Session, rng: random.Random, order: Order, brand, *, placed: 
     elif story != "in_transit":
         steps += [(shipped + timedelta(days=2), ShipmentStatus.out_for_delivery, "Out for delivery", hubs[2]),
                   (shipped + timedelta(days=2, hours=5), ShipmentStatus.delivered, "Delivered, left at front door", hubs[2])]
-    commerce_service.create_shipment(session, actor=DEMO_ACTOR, shipment_in=ShipmentCreate(
+    shipments.create_shipment(session, actor=DEMO_ACTOR, shipment_in=ShipmentCreate(
         order_id=order.id, carrier=carrier, tracking_number=f"{carrier[:2].upper()}{rng.randrange(10**9, 10**10)}",
         shipped_at=shipped, estimated_delivery=shipped + timedelta(days=3),
         events=[TrackingEventIn(occurred_at=at, status=status, description=text, location=where)

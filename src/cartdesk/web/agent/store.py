@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from cartdesk.auth.models import Role
-from cartdesk.commerce import actions, refunds, returns, service
+from cartdesk.commerce import actions, refunds, returns, service, shipments
 from cartdesk.commerce.models import FulfillmentStatus, Order, OrderStatus, Refund, RefundStatus, ReturnStatus
 from cartdesk.commerce.policy import REASONS
 from cartdesk.commerce.schemas import Address, RefundCreate, ReturnCreate
@@ -65,7 +65,7 @@ def _order_view(session: Session, order: Order, order_refunds: list[Refund]) -> 
         "can_cancel": open_unshipped,
         "can_readdress": open_unshipped,
         "can_reship": order.status != OrderStatus.cancelled and bool(order.shipments),
-        "can_return": order.status != OrderStatus.cancelled and service.delivered_at(order) is not None,
+        "can_return": order.status != OrderStatus.cancelled and shipments.delivered_at(order) is not None,
     }
 
 

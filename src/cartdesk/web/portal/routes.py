@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from cartdesk.brands import service as brands_service
 from cartdesk.brands.models import Brand
-from cartdesk.commerce import portal, returns, service
+from cartdesk.commerce import portal, returns, service, shipments
 from cartdesk.commerce.label import render_label
 from cartdesk.commerce.models import Order, Resolution
 from cartdesk.commerce.policy import REASONS
@@ -96,7 +96,7 @@ def order_page(request: Request, slug: str, token: str, session: DbSession) -> R
     return render(request, "portal/order.html", _ctx(
         brand, o=order, token=token, returns=service.returns_for_order(session, order_id=order.id),
         refunds=service.refunds_for_order(session, order_id=order.id),
-        can_return=service.delivered_at(order) is not None and order.status != "cancelled",
+        can_return=shipments.delivered_at(order) is not None and order.status != "cancelled",
         conversations=portal.conversations_for(session, brand_id=brand.id, customer_id=order.customer_id),
     ))
 
