@@ -121,6 +121,7 @@ def test_a_refund_made_in_cartdesk_is_carried_out_in_the_shop_once(session: Sess
     assert len(fake.refund_requests) == 1
     assert fake.refund_requests[0]["refund_line_items"][0]["line_item_id"] == raw["line_items"][0]["id"]
     assert fake.refund_requests[0]["transactions"][0]["amount"] == "164.00"
+    assert fake.refund_requests[0]["transactions"][0]["parent_id"] == raw["_transactions"][0]["id"]
     # The refunds/create webhook for it comes back: the order is fetched again, nothing doubles.
     sync.upsert_order(session, connection=connection, ext=connector_for(connection).to_order(
         {**raw, "updated_at": "2026-11-03T10:00:00-05:00"}))

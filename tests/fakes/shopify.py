@@ -46,6 +46,9 @@ class FakeShopify:
                  "shipping_address": {"name": "Ada Lovelace", "address1": "1 Main St", "city": "Denver",
                                       "province": "CO", "zip": "80202", "country_code": "US"},
                  "fulfillments": [], "refunds": [], **extra}
+        # The payment: refunds must name it as their parent transaction.
+        order["_transactions"] = [{"id": next(self._ids), "kind": "sale", "gateway": "shopify_payments",
+                                   "amount": order["total_price"], "status": "success"}]
         self.orders.append(order)
         return order
 
@@ -54,6 +57,7 @@ class FakeShopify:
             Route(f"{API}/orders.json", self._create_order, methods=["POST"]),
             Route(f"{API}/{{resource:str}}.json", self._list, methods=["GET"]),
             Route(f"{API}/orders/{{order_id:int}}.json", self._get_order, methods=["GET", "PUT"]),
+            Route(f"{API}/orders/{{order_id:int}}/refunds/calculate.json", self._calculate, methods=["POST"]),
             Route(f"{API}/orders/{{order_id:int}}/refunds.json", self._refund, methods=["POST"]),
             Route(f"{API}/orders/{{order_id:int}}/cancel.json", self._cancel, methods=["POST"]),
         ])
@@ -122,6 +126,23 @@ class FakeShopify:
             order.update({k: v for k, v in (await request.json())["order"].items() if k != "id"})
         return JSONResponse({"order": order})
 
+    async def _calculate(self, request: Request) -> JSONResponse:
+        if (refused := self._gate(request)) is not None:
+            return refused
+        order = self._find(request.path_params["order_id"])
+        if order is None:
+            return JSONResponse({"errors": "Not Found"}, status_code=404)
+        body = (await request.json())["refund"]
+        prices = {li["id"]: float(li["price"]) for li in order["line_items"]}
+        amount = sum(prices[li["line_item_id"]] * li["quantity"] for li in body.get("refund_line_items", []))
+        amount += float((body.get("shipping") or {}).get("amount") or 0)
+        sale = order["_transactions"][0]
+        return JSONResponse({"refund": {"shipping": body.get("shipping"), "refund_line_items": body.get("refund_line_items", []),
+                                        "transactions": [{"order_id": order["id"], "kind": "suggested_refund",
+                                                          "gateway": sale["gateway"], "parent_id": sale["id"],
+                                                          "amount": f"{amount:.2f}",
+                                                          "maximum_refundable": order["total_price"]}]}})
+
     async def _refund(self, request: Request) -> JSONResponse:
         if (refused := self._gate(request)) is not None:
             return refused
@@ -130,6 +151,10 @@ class FakeShopify:
             return JSONResponse({"errors": "Not Found"}, status_code=404)
         body = (await request.json())["refund"]
         self.refund_requests.append(body)
+        parents = {t["id"] for t in order["_transactions"]}
+        if any(t.get("parent_id") not in parents for t in body.get("transactions", [])):
+            return JSONResponse({"errors": {"parent_id": ["is required and must be a transaction of this order"]}},
+                                status_code=422)
         amount = sum(float(t["amount"]) for t in body.get("transactions", []))
         already = sum(float(t["amount"]) for r in order["refunds"] for t in r["transactions"])
         if already + amount > float(order["total_price"]) + 1e-9:

@@ -21,6 +21,7 @@ from cartdesk.commerce.connectors.base import (
     ExternalRefund,
     ExternalShipment,
     Http,
+    Rejected,
     signature_matches,
 )
 from cartdesk.commerce.models import Order, Refund, StoreConnection
@@ -131,15 +132,26 @@ class Shopify:
     # --- actions ----------------------------------------------------------------------
 
     def refund(self, *, order: Order, refund: Refund, line_ids: dict[int, str]) -> str:
+        """Shopify wants refund transactions tied to the payment they refund (``parent_id``): ask
+        ``refunds/calculate`` for the suggested transaction, then create the refund against it."""
+        lines = [{"line_item_id": int(line_ids[li.line_id]), "quantity": li.quantity, "restock_type": "no_restock"}
+                 for li in refund.lines if li.line_id in line_ids]
+        base = f"{API}/orders/{order.external_id}/refunds"
+        calculated = self.http.request("POST", f"{base}/calculate.json", json={"refund": {
+            "shipping": {"amount": str(refund.shipping)}, "refund_line_items": lines}}).json()["refund"]
+        suggested = calculated.get("transactions") or []
+        if not suggested:
+            raise Rejected(f"Shopify suggests no transaction to refund on order {order.number}.")
+        parent = suggested[0]
         body = {"refund": {
             "note": refund.reason or "Refund from Cartdesk",
             "notify": True,
             "shipping": {"amount": str(refund.shipping)},
-            "refund_line_items": [{"line_item_id": int(line_ids[li.line_id]), "quantity": li.quantity,
-                                   "restock_type": "no_restock"} for li in refund.lines if li.line_id in line_ids],
-            "transactions": [{"kind": "refund", "amount": str(refund.amount), "gateway": "cartdesk"}],
+            "refund_line_items": lines,
+            "transactions": [{"parent_id": parent["parent_id"], "amount": str(refund.amount), "kind": "refund",
+                              "gateway": parent.get("gateway", "")}],
         }}
-        response = self.http.request("POST", f"{API}/orders/{order.external_id}/refunds.json", json=body,
+        response = self.http.request("POST", f"{base}.json", json=body,
                                      headers={"Idempotency-Key": f"cartdesk-refund-{refund.id}"})
         return str(response.json()["refund"]["id"])
 
