@@ -81,3 +81,29 @@ def test_the_window_runs_from_delivery_not_from_the_order(session: Session) -> N
     order = make_order(session, brand=brand, placed_at=utcnow() - timedelta(days=60))
     ship(session, order=order, delivered_days_ago=29)
     assert _reasons(session, order, [{"line_id": order.lines[0].id}]) == []
+
+
+def test_store_credit_and_exchange_settle_without_a_payment_refund(session: Session) -> None:
+    from cartdesk.commerce import service
+    from cartdesk.commerce.models import Order, RefundMethod
+
+    brand = make_brand(session)
+    jacket = make_product(session, brand=brand, title="Rain jacket", price="120.00")
+    staff = principal(make_user(session, role=Role.supervisor))
+    credit_order = make_order(session, brand=brand, lines=[{"sku": jacket.sku, "quantity": 1}], shipping="0")
+    swap_order = make_order(session, brand=brand, lines=[{"sku": jacket.sku, "quantity": 1}], shipping="0")
+    for order, resolution in ((credit_order, "store_credit"), (swap_order, "exchange")):
+        ship(session, order=order, delivered_days_ago=3)
+        ret = returns.create_return(session, actor=SYSTEM, order=order, return_in=ReturnCreate(
+            order_id=order.id, resolution=resolution, items=[{"line_id": order.lines[0].id, "condition": "opened"}]))
+        assert ret.restocking_fee == 0  # the fee is waived for credit and exchanges
+        returns.transition(session, principal=staff, ret=ret, status=ReturnStatus.received)
+        returns.transition(session, principal=staff, ret=ret, status=ReturnStatus.refunded)
+    (credit,) = service.refunds_for_order(session, order_id=credit_order.id)
+    assert (credit.method, credit.status, credit.amount) == (RefundMethod.store_credit, RefundStatus.succeeded,
+                                                             Decimal("120.00"))
+    assert service.refunds_for_order(session, order_id=swap_order.id) == []
+    from sqlalchemy import select
+
+    (replacement,) = session.scalars(select(Order).where(Order.replacement_of_id == swap_order.id)).all()
+    assert replacement.total == 0 and replacement.lines[0].sku == jacket.sku

@@ -253,8 +253,9 @@ def _start(session: Session, *, refund: Refund, order: Order) -> None:
     order.refunded_total += refund.amount
     refresh_financial_status(order)
     session.flush()
-    if order.source == "cartdesk":
-        # The built-in store has no payment system to call: recording the refund is doing it.
+    if order.source == "cartdesk" or refund.method == RefundMethod.store_credit:
+        # The built-in store has no payment system to call, and store credit is Cartdesk's own record:
+        # recording the refund is doing it.
         mark_succeeded(session, refund=refund)
     else:
         jobs_service.enqueue(session, "commerce.refund.execute", {"refund_id": refund.id},

@@ -13,13 +13,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cartdesk.auth.schemas import Principal
+from cartdesk.commerce import actions, service, shipments
 from cartdesk.commerce import refunds as refunds_service
-from cartdesk.commerce import service, shipments
 from cartdesk.commerce.models import (
     Order,
     OrderLine,
     OrderStatus,
     Product,
+    RefundMethod,
     Resolution,
     Return,
     ReturnItem,
@@ -162,9 +163,13 @@ def _restock(session: Session, *, ret: Return, order: Order) -> None:
 
 
 def _refund(session: Session, *, principal: Principal, ret: Return, order: Order) -> None:
-    """Refund the returned units less the restocking fee, spread over the lines."""
-    if ret.resolution != Resolution.refund:
-        return  # store credit and exchanges are settled outside the payment system
+    """Settle the return: a refund of the returned units less the restocking fee, spread over the
+    lines; store credit for the same (no fee), recorded as a store-credit refund so it counts against
+    what was paid; or, for an exchange, a free replacement order with the same items."""
+    if ret.resolution == Resolution.exchange:
+        actions.reship(session, principal=principal, order=order, line_ids=[i.line_id for i in ret.items],
+                       reason=f"Exchange for return {ret.rma}", conversation_id=ret.conversation_id)
+        return
     lines = [RefundLineIn(line_id=i.line_id, quantity=i.quantity) for i in ret.items]
     plan = refunds_service.check_refund(session, order=order, refund_in=RefundCreate(order_id=order.id, lines=lines))
     fees = allocate(ret.restocking_fee, [p.amount for p in plan.lines], order.currency)
@@ -173,7 +178,9 @@ def _refund(session: Session, *, principal: Principal, ret: Return, order: Order
     refunds_service.request_refund(
         session, principal=principal, order=order, return_id=ret.id,
         refund_in=RefundCreate(order_id=order.id, lines=lines, reason=f"Return {ret.rma}",
-                               conversation_id=ret.conversation_id),
+                               conversation_id=ret.conversation_id,
+                               method=RefundMethod.store_credit if ret.resolution == Resolution.store_credit
+                               else RefundMethod.original_payment),
     )
 
 
