@@ -36,7 +36,7 @@ def test_the_side_panel_shows_orders_tracking_and_lifetime_value(client, agent: 
     # Delivered: a return is offered; shipped: cancel and address change are not.
     assert 'data-action="return"' in text and "/cancel" not in text and 'data-action="address"' not in text
     customer_page = client.get(f"/customers/{conversation.customer_id}", headers=PAGE).text
-    assert "#NW-1042" in customer_page and "lifetime value" in customer_page and "/refund" not in customer_page
+    assert "#NW-1042" in customer_page and "lifetime value" in customer_page
 
 
 def test_an_agent_refund_above_the_limit_goes_to_a_supervisor(client, agent: User, supervisor: User, brand,
@@ -145,3 +145,25 @@ def test_admins_set_refund_limits_per_role(client, session: Session) -> None:
 def test_agents_cannot_open_refund_limits(client, agent: User) -> None:
     login(client, agent)
     assert client.get("/refund-limits", headers=PAGE).status_code == 403
+
+
+def test_actions_from_the_customer_page_redirect_with_a_flash(client, agent: User, brand, session: Session) -> None:
+    conversation, order = _setup(session, brand, price="30.00")
+    token = login(client, agent)
+    page = client.get(f"/customers/{conversation.customer_id}", headers=PAGE).text
+    assert f'action="/customers/{conversation.customer_id}/orders/{order.id}/refund"' in page
+    assert 'hx-post="/customers/' not in page  # plain forms there: the page has no fragment to swap
+    r = client.post(f"/customers/{conversation.customer_id}/orders/{order.id}/refund", headers=PAGE,
+                    follow_redirects=False, data={"csrf_token": token, f"qty_{order.lines[0].id}": "1"})
+    assert r.status_code == 303 and r.headers["location"] == f"/customers/{conversation.customer_id}"
+    assert "Refunded $30.00 on order NW-1042." in client.get(r.headers["location"], headers=PAGE).text
+    again = client.post(f"/customers/{conversation.customer_id}/orders/{order.id}/refund", headers=PAGE,
+                        data={"csrf_token": token, f"qty_{order.lines[0].id}": "1"})
+    assert "only 0 of 1 can still be refunded" in again.text
+    assert len(commerce_service.refunds_for_order(session, order_id=order.id)) == 1
+    other = make_order(session, brand=brand)
+    refused = client.post(f"/customers/{conversation.customer_id}/orders/{other.id}/cancel", headers=PAGE,
+                          data={"csrf_token": token})
+    assert "That order belongs to another customer." in refused.text
+    assert client.post(f"/customers/{conversation.customer_id}/orders/{order.id}/explode", headers=PAGE,
+                       data={"csrf_token": token}).status_code == 404

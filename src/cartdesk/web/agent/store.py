@@ -1,10 +1,6 @@
-"""The store beside the conversation: the customer 360 panel, the order actions an agent
-takes from it, and the supervisor's approval queue.
-
-Actions post small forms and answer like every other move on the conversation page
-(``conversations._act``): the fragment with a notice, or a redirect without htmx; a
-refused action (shipped already, above what was paid) rolls back and says why.
-"""
+"""The store beside the conversation: the customer 360 panel (the conversation page and the
+customer page show it), the supervisor's approval queue and the admins' refund limits.
+The order actions taken from the panel are in ``order_actions.py``."""
 
 from __future__ import annotations
 
@@ -15,16 +11,13 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from cartdesk.auth.models import Role
-from cartdesk.commerce import actions, refunds, returns, service, shipments
-from cartdesk.commerce.models import FulfillmentStatus, Order, OrderStatus, Refund, RefundStatus, ReturnStatus
+from cartdesk.commerce import refunds, returns, service, shipments
+from cartdesk.commerce.models import FulfillmentStatus, Order, OrderStatus, Refund, RefundStatus
 from cartdesk.commerce.policy import REASONS
-from cartdesk.commerce.schemas import Address, RefundCreate, ReturnCreate
-from cartdesk.conversations.models import Conversation
 from cartdesk.db.deps import DbSession
-from cartdesk.kit.errors import AppError, Forbidden, ValidationFailed
+from cartdesk.kit.errors import AppError, Forbidden
 from cartdesk.kit.money import format_money, parse_amount
 from cartdesk.web.agent.common import sidebar
-from cartdesk.web.agent.conversations import _act
 from cartdesk.web.deps import AgentPrincipal
 from cartdesk.web.security import flash
 from cartdesk.web.templating import is_htmx, render
@@ -69,132 +62,8 @@ def _order_view(session: Session, order: Order, order_refunds: list[Refund]) -> 
     }
 
 
-def _order_in_conversation(session: Session, conversation: Conversation, order_id: int) -> Order:
-    # Only this customer's orders can be acted on from their conversation.
-    order = service.get_order_or_raise(session, order_id=order_id)
-    if order.customer_id not in service.customer_ids(session, customer_id=conversation.customer_id):
-        raise Forbidden("That order belongs to another customer.")
-    return order
-
-
 async def _form(request: Request) -> dict[str, str]:
-    form = await request.form()
-    return {k: str(v) for k, v in form.items()}
-
-
-def _ints(form: dict[str, str], prefix: str) -> dict[int, int]:
-    out: dict[int, int] = {}
-    for key, value in form.items():
-        if key.startswith(prefix) and value.strip():
-            try:
-                out[int(key[len(prefix):])] = int(value)
-            except ValueError as exc:
-                raise ValidationFailed("Quantities are whole numbers.") from exc
-    return {k: v for k, v in out.items() if v > 0}
-
-
-@router.post("/conversations/{conversation_id}/orders/{order_id}/refund")
-async def refund(request: Request, conversation_id: int, order_id: int, session: DbSession,
-                 principal: AgentPrincipal) -> Response:
-    form = await _form(request)
-
-    def action(conversation: Conversation) -> str:
-        order = _order_in_conversation(session, conversation, order_id)
-        try:
-            shipping = parse_amount(form.get("shipping") or "0", order.currency)
-        except ValueError as exc:
-            raise ValidationFailed(f"Shipping: {exc}.") from exc
-        lines = [{"line_id": k, "quantity": v} for k, v in _ints(form, "qty_").items()]
-        done = refunds.request_refund(session, principal=principal, order=order, refund_in=RefundCreate(
-            order_id=order.id, lines=lines, shipping=shipping, reason=form.get("reason", "")[:300],
-            conversation_id=conversation.id))
-        money = format_money(done.amount, order.currency)
-        if done.status == RefundStatus.awaiting_approval:
-            return f"Refund of {money} sent to a supervisor for approval."
-        return f"Refunded {money} on order {order.number}."
-
-    return _act(request, session, principal, conversation_id, action)
-
-
-@router.post("/conversations/{conversation_id}/orders/{order_id}/cancel")
-async def cancel(request: Request, conversation_id: int, order_id: int, session: DbSession,
-                 principal: AgentPrincipal) -> Response:
-    form = await _form(request)
-
-    def action(conversation: Conversation) -> str:
-        order = _order_in_conversation(session, conversation, order_id)
-        actions.cancel_order(session, principal=principal, order=order, reason=form.get("reason", "")[:200],
-                             conversation_id=conversation.id)
-        return f"Order {order.number} cancelled."
-
-    return _act(request, session, principal, conversation_id, action)
-
-
-@router.post("/conversations/{conversation_id}/orders/{order_id}/address")
-async def change_address(request: Request, conversation_id: int, order_id: int, session: DbSession,
-                         principal: AgentPrincipal) -> Response:
-    form = await _form(request)
-
-    def action(conversation: Conversation) -> str:
-        order = _order_in_conversation(session, conversation, order_id)
-        address = Address(**{k: form.get(k, "").strip() for k in (
-            "name", "line1", "line2", "city", "region", "postal_code", "country")})
-        actions.change_address(session, principal=principal, order=order, address=address,
-                               conversation_id=conversation.id)
-        return f"Shipping address of order {order.number} changed."
-
-    return _act(request, session, principal, conversation_id, action)
-
-
-@router.post("/conversations/{conversation_id}/orders/{order_id}/reship")
-async def reship(request: Request, conversation_id: int, order_id: int, session: DbSession,
-                 principal: AgentPrincipal) -> Response:
-    form = await _form(request)
-
-    def action(conversation: Conversation) -> str:
-        order = _order_in_conversation(session, conversation, order_id)
-        replacement = actions.reship(session, principal=principal, order=order, reason=form.get("reason", "")[:200],
-                                     conversation_id=conversation.id)
-        return f"Replacement order {replacement.number} created."
-
-    return _act(request, session, principal, conversation_id, action)
-
-
-@router.post("/conversations/{conversation_id}/orders/{order_id}/return")
-async def create_return(request: Request, conversation_id: int, order_id: int, session: DbSession,
-                        principal: AgentPrincipal) -> Response:
-    form = await _form(request)
-
-    def action(conversation: Conversation) -> str:
-        order = _order_in_conversation(session, conversation, order_id)
-        items = [{"line_id": k, "quantity": v, "condition": form.get("condition", "unopened")}
-                 for k, v in _ints(form, "ret_").items()]
-        if not items:
-            raise ValidationFailed("Choose the items to return.")
-        ret = returns.create_return(session, actor=principal.actor, order=order, via="agent", return_in=ReturnCreate(
-            order_id=order.id, items=items, reason=form.get("reason", "")[:64],
-            resolution=form.get("resolution") or "refund", conversation_id=conversation.id))
-        return f"Return {ret.rma} opened."
-
-    return _act(request, session, principal, conversation_id, action)
-
-
-@router.post("/conversations/{conversation_id}/returns/{return_id}/status")
-async def return_status(request: Request, conversation_id: int, return_id: int, session: DbSession,
-                        principal: AgentPrincipal) -> Response:
-    form = await _form(request)
-
-    def action(conversation: Conversation) -> str:
-        ret = returns.get_or_raise(session, return_id=return_id)
-        _order_in_conversation(session, conversation, ret.order_id)
-        try:
-            target = ReturnStatus(form.get("status", ""))
-        except ValueError as exc:
-            raise ValidationFailed("Choose what happened to the return.") from exc
-        returns.transition(session, principal=principal, ret=ret, status=target)
-        return f"Return {ret.rma} marked {target}."
-
-    return _act(request, session, principal, conversation_id, action)
+    return {k: str(v) for k, v in (await request.form()).items()}
 
 
 # --- the supervisor's approval queue -----------------------------------------------
