@@ -30,6 +30,7 @@ from cartdesk.conversations.models import Conversation
 from cartdesk.demo import catalog
 from cartdesk.demo.history import Backdater
 from cartdesk.demo.people import BRANDS
+from cartdesk.demo.plans import _TRACKING
 from cartdesk.demo.replay import DEMO_ACTOR, Cast
 
 PRICES = {"northwind": (189, 329, 89, 72, 159, 399, 139, 79, 119, 99, 249, 69),
@@ -67,7 +68,7 @@ def seed_store(session: Session, clock: Backdater, cast: Cast, *, rng: random.Ra
         brand_row = conversation.brand if conversation else cast.brands[BRANDS[0].slug]
         brand = next(b for b in BRANDS if b.slug == brand_row.slug)
         number, product, story, carrier = _from_thread(session, conversation, brand) if conversation \
-            else (None, None, None, None)
+            else (None, None, None, (None, None))
         for k in range(1 + (index % 3)):
             days, kind = STORIES[(index + k * 4) % len(STORIES)]
             mine = k == 0 and number is not None and number not in used
@@ -77,7 +78,7 @@ def seed_store(session: Session, clock: Backdater, cast: Cast, *, rng: random.Ra
             _order(session, cast, rng, brand=brand, customer_id=customer.id, days=days, story=kind, now=now,
                    conversation_id=conversation.id if conversation and k == 0 else None, seq=index * 10 + k,
                    number=number if mine else None, product=product if mine else None,
-                   carrier=carrier if mine else None)
+                   carrier=carrier if mine else (None, None))
             made += 1
     return made
 
@@ -90,7 +91,12 @@ def _from_thread(session: Session, conversation: Conversation, brand):  # type: 
     product = next((i for i, t in enumerate(titles) if t in text.lower()), None)
     story = next((TAG_STORIES[t] for t in conversation.tag_names if t in TAG_STORIES), None)
     carrier = next((c for c in brand.carriers if re.search(rf"\b{c}\b", text)), None)
-    return (f"{brand.order_prefix}-{found.group(1)}" if found else None), product, story, carrier
+    tracking = None
+    if carrier is not None:
+        prefix, digits = _TRACKING[carrier]
+        match = re.search(rf"\b{re.escape(prefix)}\d{{{digits}}}\b", text)
+        tracking = match.group(0) if match else None
+    return (f"{brand.order_prefix}-{found.group(1)}" if found else None), product, story, (carrier, tracking)
 
 
 def _catalogue(session: Session, cast: Cast, slug: str, codes: tuple[str, ...]) -> None:
@@ -108,7 +114,7 @@ def _catalogue(session: Session, cast: Cast, slug: str, codes: tuple[str, ...]) 
 
 def _order(session: Session, cast: Cast, rng: random.Random, *, brand, customer_id: int, days: int, story: str,  # type: ignore[no-untyped-def]
            now: datetime, conversation_id: int | None, seq: int, number: str | None = None,
-           product: int | None = None, carrier: str | None = None) -> Order:
+           product: int | None = None, carrier: tuple[str | None, str | None] = (None, None)) -> Order:
     placed = now - timedelta(days=days, hours=rng.randrange(1, 20))
     products = catalog.PRODUCTS[brand.slug]
     picks = rng.sample(range(len(products) - 1), k=1 + seq % 2)
@@ -155,9 +161,10 @@ def _order(session: Session, cast: Cast, rng: random.Random, *, brand, customer_
 
 
 def _ship(session: Session, rng: random.Random, order: Order, brand, *, placed: datetime, now: datetime,  # type: ignore[no-untyped-def]
-          story: str, carrier: str | None = None) -> None:
+          story: str, carrier: tuple[str | None, str | None] = (None, None)) -> None:
     hubs = HUBS[brand.slug]
-    carrier = carrier or rng.choice(brand.carriers)
+    named, tracking = carrier
+    carrier = named or rng.choice(brand.carriers)
     shipped = placed + timedelta(hours=20)
     steps = [(shipped, ShipmentStatus.label_created, "Label created", hubs[0]),
              (shipped + timedelta(hours=6), ShipmentStatus.in_transit, "Picked up by carrier", hubs[0]),
@@ -168,7 +175,8 @@ def _ship(session: Session, rng: random.Random, order: Order, brand, *, placed: 
         steps += [(shipped + timedelta(days=2), ShipmentStatus.out_for_delivery, "Out for delivery", hubs[2]),
                   (shipped + timedelta(days=2, hours=5), ShipmentStatus.delivered, "Delivered, left at front door", hubs[2])]
     shipments.create_shipment(session, actor=DEMO_ACTOR, shipment_in=ShipmentCreate(
-        order_id=order.id, carrier=carrier, tracking_number=f"{carrier[:2].upper()}{rng.randrange(10**9, 10**10)}",
+        order_id=order.id, carrier=carrier,
+        tracking_number=tracking or f"{carrier[:2].upper()}{rng.randrange(10**9, 10**10)}",
         shipped_at=shipped, estimated_delivery=shipped + timedelta(days=3),
         events=[TrackingEventIn(occurred_at=at, status=status, description=text, location=where)
                 for at, status, text, where in steps if at <= now],
