@@ -142,3 +142,8 @@ def test_my_conversations_show_replies_and_take_new_ones(client, brand, session:
     assert (last.body_text, last.direction, last.meta) == ("Thanks! I'll size up.", Direction.inbound, {"via": "portal"})
     session.refresh(conversation)
     assert conversation.status == Status.open  # the customer's reply reopens it for the team
+
+
+def test_an_unknown_store_is_a_404(client) -> None:
+    assert client.get("/portal/no-such-store").status_code == 404
+    assert client.post("/portal/no-such-store/lookup", data={"number": "1", "email": "a@b.c"}).status_code == 404

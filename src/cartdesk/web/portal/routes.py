@@ -13,9 +13,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cartdesk.brands import service as brands_service
 from cartdesk.brands.models import Brand
 from cartdesk.commerce import portal, returns, service, shipments
 from cartdesk.commerce.label import render_label
@@ -35,8 +35,8 @@ _throttle = LoginThrottle(max_failures=5, max_failures_per_ip=20, window=900.0)
 
 
 def _brand(session: Session, slug: str) -> Brand:
-    brand = brands_service.resolve(session, ref=slug)
-    if brand.deleted_at is not None:
+    brand = session.scalar(select(Brand).where(Brand.slug == slug, Brand.deleted_at.is_(None)))
+    if brand is None:
         raise NotFound("No such store.")
     return brand
 
