@@ -58,6 +58,7 @@ def test_an_agent_refund_above_the_limit_goes_to_a_supervisor(client, agent: Use
     client.post("/logout", headers=PAGE, data={"csrf_token": token})
     token = login(client, supervisor)
     queue = client.get("/approvals", headers=PAGE).text
+    assert 'data-approvals="1"' in client.get("/", headers=PAGE).text  # the badge on the supervisor's rail
     assert "$150.00" in queue and "#NW-1042" in queue and "Moth holes" in queue
     response = client.post(f"/approvals/{refund.id}", headers=PAGE, follow_redirects=False,
                            data={"csrf_token": token, "decision": "approve", "note": "Long-time customer"})
