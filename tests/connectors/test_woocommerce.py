@@ -110,3 +110,28 @@ def test_refund_in_cartdesk_becomes_a_woocommerce_refund(session: Session, woo, 
     sync.upsert_order(session, connection=connection, ext=connector_for(connection).to_order(
         {**raw, "date_modified_gmt": "2026-11-03T00:00:00"}))
     assert order.refunded_total == Decimal("139.00")
+
+
+def test_a_refund_the_shop_refuses_is_marked_failed_and_frees_its_amount(session: Session, woo, runner) -> None:  # type: ignore[no-untyped-def]
+    from cartdesk.conversations import service as conversations_service
+    from tests.factories.conversations import make_conversation
+
+    fake, connection = woo
+    raw = fake.add_order(email="dee@example.org", lines=[("RUNNER", "Table runner", 1, "45.00")])
+    sync.upsert_order(session, connection=connection, ext=connector_for(connection).to_order(raw))
+    order = _order(session, connection, raw)
+    conversation = make_conversation(session, email="dee@example.org")
+    # Someone already refunded it in the WordPress admin; that change has not reached Cartdesk yet.
+    raw["refunds"].append({"id": 999, "reason": "", "total": "-45.00"})
+    refund = refunds.request_refund(session, principal=principal(make_user(session, role=Role.admin)), order=order,
+                                    refund_in=RefundCreate(order_id=order.id, conversation_id=conversation.id,
+                                                           lines=[{"line_id": order.lines[0].id, "quantity": 1}]))
+    assert order.refunded_total == Decimal("45.00")
+    session.commit()
+    assert runner.run_pending() == 1
+    session.refresh(refund)
+    session.refresh(order)
+    assert refund.status == RefundStatus.failed and "400" in refund.error
+    assert order.refunded_total == Decimal("0.00")  # freed: the next sync brings the shop's own refund
+    last = conversations_service.list_messages(session, conversation_id=conversation.id)[-1]
+    assert last.body_text.startswith(f"The refund of €45.00 on order {order.number} failed:")
