@@ -139,3 +139,15 @@ def test_csv_import_creates_skips_and_reports_rows(client: TestClient, superviso
     assert c1["total"] == "47.39"
     again = client.post(f"/api/v1/orders/import?brand={brand.id}", headers=supervisor.headers, files=files).json()
     assert (again["created"], again["skipped"]) == (0, 2)
+
+
+def test_store_connections_are_for_admins_and_checked(client: TestClient, session: Session, supervisor: Caller,
+                                                      brand: Brand) -> None:
+    admin = caller(session, role=Role.admin)
+    body = {"brand": brand.id, "platform": "shopify", "base_url": "https://acme.myshopify.com",
+            "credentials": {"access_token": "shpat_x"}, "webhook_secret": "s3cret-s3cret"}
+    assert client.post("/api/v1/store-connections", headers=supervisor.headers, json=body).status_code == 403
+    r = client.post("/api/v1/store-connections", headers=admin.headers, json={**body, "credentials": {}})
+    assert r.status_code == 422 and error_of(r)["details"] == [{"field": "credentials.access_token"}]
+    r = client.post("/api/v1/store-connections", headers=admin.headers, json=body)
+    assert r.status_code == 201 and r.json()["platform"] == "shopify" and "credentials" not in r.json()

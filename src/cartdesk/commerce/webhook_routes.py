@@ -17,9 +17,7 @@ from cartdesk.auth.deps import AdminPrincipal
 from cartdesk.brands import service as brands_service
 from cartdesk.commerce import sync, tasks
 from cartdesk.commerce.connectors.registry import connector_for
-from cartdesk.commerce.models import StoreConnection
 from cartdesk.db.deps import DbSession
-from cartdesk.events import service as events_service
 from cartdesk.kit.errors import Unauthorized, ValidationFailed
 from cartdesk.kit.openapi import error_responses
 
@@ -49,12 +47,9 @@ async def create_connection(body: ConnectionCreate, session: DbSession, principa
     """Admins only. Point the platform's webhooks at `/webhooks/{platform}/{id}` and run
     `cartdesk store-import {id}` once; webhooks keep it current after that."""
     brand = brands_service.resolve(session, ref=body.brand)
-    connection = StoreConnection(brand_id=brand.id, platform=body.platform, base_url=body.base_url,
-                                 credentials=body.credentials, webhook_secret=body.webhook_secret)
-    session.add(connection)
-    session.flush()
-    events_service.record(session, verb="store.connected", actor=principal.actor, subject_type="store_connection",
-                          subject_id=connection.id, brand_id=brand.id, data={"platform": body.platform})
+    connection = sync.create_connection(session, actor=principal.actor, brand_id=brand.id, platform=body.platform,
+                                        base_url=body.base_url, credentials=body.credentials,
+                                        webhook_secret=body.webhook_secret)
     return ConnectionRead.model_validate(connection)
 
 
