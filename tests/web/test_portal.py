@@ -147,3 +147,18 @@ def test_my_conversations_show_replies_and_take_new_ones(client, brand, session:
 def test_an_unknown_store_is_a_404(client) -> None:
     assert client.get("/portal/no-such-store").status_code == 404
     assert client.post("/portal/no-such-store/lookup", data={"number": "1", "email": "a@b.c"}).status_code == 404
+
+
+def test_asking_about_an_order_opens_a_conversation_the_customer_can_follow(client, brand, session: Session) -> None:
+    from cartdesk.conversations.models import Conversation
+
+    order = _order(session, brand)
+    link = _link(client, brand)
+    r = client.post(f"{link}/conversations", data={"body": "Can I add gift wrap?"}, follow_redirects=False)
+    assert r.status_code == 303
+    conversation_id = int(r.headers["location"].split("/conversations/")[1].split("#")[0])
+    conversation = session.get(Conversation, conversation_id)
+    assert (conversation.subject, conversation.customer_id, conversation.brand_id, conversation.tag_names) == (
+        "Question about order NW-777", order.customer_id, brand.id, ["portal"])
+    assert "Can I add gift wrap?" in client.get(r.headers["location"]).text
+    assert "Question about order NW-777" in client.get(link).text

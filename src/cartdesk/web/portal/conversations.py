@@ -16,8 +16,10 @@ from sqlalchemy.orm import Session
 from cartdesk.commerce import portal
 from cartdesk.conversations import service as conversations_service
 from cartdesk.conversations.models import Conversation
+from cartdesk.conversations.schemas import ConversationCreate
 from cartdesk.customers import service as customers_service
 from cartdesk.db.deps import DbSession
+from cartdesk.events.schemas import Actor
 from cartdesk.kit.errors import NotFound
 from cartdesk.web.portal.routes import _brand, _ctx, _expired, _order
 from cartdesk.web.templating import render
@@ -63,3 +65,22 @@ def reply(request: Request, slug: str, token: str, conversation_id: int, session
     return RedirectResponse(f"/portal/{brand.slug}/o/{token}/conversations/{message.conversation_id}#latest",
                             status_code=303)
 
+
+
+@router.post("/{slug}/o/{token}/conversations")
+def ask_about_order(request: Request, slug: str, token: str, session: DbSession,
+                    body: Annotated[str, Form()] = "") -> Response:
+    """A new conversation about this order. It arrives like an email from the customer (the address the
+    order was found with), so the team's replies reach them by email as well as here."""
+    brand = _brand(session, slug)
+    order = _order(request, session, brand, token)
+    if order is None:
+        return _expired(request, brand)
+    if not body.strip():
+        return RedirectResponse(f"/portal/{brand.slug}/o/{token}#ask", status_code=303)
+    customer = {"id": order.customer_id} if order.customer_id else {"email": order.email}
+    conversation = conversations_service.create(session, actor=Actor(type="customer", id=order.customer_id,
+                                                                     name=order.email), conversation_in=ConversationCreate(
+        customer=customer, subject=f"Question about order {order.number}", message={"body": body.strip()[:20000]},
+        channel="email", brand=brand.id, tags=["portal"]))
+    return RedirectResponse(f"/portal/{brand.slug}/o/{token}/conversations/{conversation.id}#latest", status_code=303)
