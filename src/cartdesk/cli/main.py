@@ -2,7 +2,7 @@
 
 import typer
 
-from cartdesk.cli import data, demo, server, users
+from cartdesk.cli import data, demo, server, store, users
 from cartdesk.cli.common import FriendlyGroup
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.add_typer(users.user_app, name="user")
 app.add_typer(users.token_app, name="token")
 app.command("export")(data.export)
 app.command("import")(data.import_)
+app.add_typer(store.store_app, name="store")
 
 if __name__ == "__main__":
     app()
