@@ -29,9 +29,10 @@ class Security(enum.StrEnum):
 
 
 class Mailbox(TimestampMixin, Base):
-    """One support address. Fetch state (``imap_uidvalidity``, ``imap_last_uid``) is
-    advanced in the same transaction as the messages it fetched, so a crash re-fetches
-    rather than skips; ``last_*`` columns are health facts for the admin pages."""
+    """One support address. The IMAP server itself keeps the fetch state: a message is
+    flagged (or moved) only after it was committed here, so a crash re-fetches rather
+    than skips, and Message-ID dedupe makes the re-fetch harmless. ``last_*`` columns
+    are health facts for the admin pages."""
 
     __tablename__ = "email_mailboxes"
 
@@ -53,10 +54,8 @@ class Mailbox(TimestampMixin, Base):
     imap_username: Mapped[str | None] = mapped_column(String(320))
     imap_password_enc: Mapped[str | None] = mapped_column(Text)
     imap_folder: Mapped[str] = mapped_column(String(200), default="INBOX")
-    # After commit a fetched message is moved here (or only flagged \Seen when empty).
+    # After commit a fetched message is flagged (and moved here when set).
     imap_done_folder: Mapped[str | None] = mapped_column(String(200))
-    imap_uidvalidity: Mapped[int | None]
-    imap_last_uid: Mapped[int] = mapped_column(default=0)
 
     smtp_host: Mapped[str | None] = mapped_column(String(255))
     smtp_port: Mapped[int] = mapped_column(default=587)

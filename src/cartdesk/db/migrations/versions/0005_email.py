@@ -36,8 +36,6 @@ def upgrade() -> None:
     sa.Column('imap_password_enc', sa.Text(), nullable=True),
     sa.Column('imap_folder', sa.String(length=200), nullable=False),
     sa.Column('imap_done_folder', sa.String(length=200), nullable=True),
-    sa.Column('imap_uidvalidity', sa.Integer(), nullable=True),
-    sa.Column('imap_last_uid', sa.Integer(), nullable=False),
     sa.Column('smtp_host', sa.String(length=255), nullable=True),
     sa.Column('smtp_port', sa.Integer(), nullable=False),
     sa.Column('smtp_security', sa.String(length=16), nullable=False),
