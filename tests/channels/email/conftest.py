@@ -77,3 +77,38 @@ def smtp_sink() -> Iterator[SmtpSink]:
 
 
 __all__ = ["SmtpSink", "asyncio", "free_port"]
+
+
+@pytest.fixture
+def fresh_db(database: Any, tmp_path: Path) -> Iterator[Any]:
+    """A committed database of our own (threads and processes share it): a new SQLite
+    file, or a new schema in the PostgreSQL test database, dropped afterwards."""
+    import uuid
+
+    from sqlalchemy import text
+
+    from cartdesk.db.engine import create_database
+    from cartdesk.db.migrate import upgrade
+
+    if database.dialect == "sqlite":
+        url = f"sqlite:///{tmp_path}/fresh.db"
+        schema = None
+    else:
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        with database.engine.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        base = database.engine.url.render_as_string(hide_password=False)
+        url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    db = create_database(url)
+    upgrade(db.engine)
+    db.url = url  # type: ignore[attr-defined]
+    try:
+        yield db
+    finally:
+        db.dispose()
+        if schema is not None:
+            with database.engine.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+from tests.channels.email.servers import dovecot  # noqa: E402, F401
