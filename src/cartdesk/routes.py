@@ -8,6 +8,7 @@ from fastapi import FastAPI
 def include_all(app: FastAPI) -> None:
     from cartdesk.auth.routes import router as people
     from cartdesk.brands.routes import router as brands
+    from cartdesk.channels.email.routes import router as email
     from cartdesk.conversations.attachment_routes import router as attachments
     from cartdesk.conversations.routes import router as conversations
     from cartdesk.customers.routes import router as customers
@@ -15,5 +16,5 @@ def include_all(app: FastAPI) -> None:
     from cartdesk.search.routes import router as search
     from cartdesk.web.routes import router as web
 
-    for router in (conversations, realtime, customers, attachments, search, people, brands, web):
+    for router in (conversations, realtime, customers, attachments, search, people, brands, email, web):
         app.include_router(router)
