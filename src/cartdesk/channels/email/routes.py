@@ -14,6 +14,7 @@ from cartdesk.auth.deps import AdminPrincipal
 from cartdesk.channels.email import connection, ingest
 from cartdesk.channels.email import service as email_service
 from cartdesk.channels.email.schemas import (
+    ConnectionTestRead,
     IngestRead,
     MailboxCreate,
     MailboxRead,
@@ -82,12 +83,15 @@ async def inbound(secret: str, request: Request) -> IngestRead:
 
 @router.get("/mailboxes", response_model=list[MailboxRead], summary="List mailboxes")
 def list_mailboxes(session: DbSession, principal: AdminPrincipal) -> list[MailboxRead]:
+    """Every mailbox with its health facts (last fetch, last error, IDLE). Admins only; passwords never leave."""
     return [MailboxRead.model_validate(m) for m in email_service.list_mailboxes(session)]
 
 
 @router.post("/mailboxes", status_code=status.HTTP_201_CREATED, response_model=MailboxRead, summary="Add a mailbox",
              responses=error_responses(409))
 def create_mailbox(body: MailboxCreate, request: Request, session: DbSession, principal: AdminPrincipal) -> MailboxRead:
+    """Add a support address to a brand. Passwords are encrypted at rest and never returned;
+    the secret inbound webhook URL is shown on the mailbox's admin page."""
     mailbox = email_service.create(session, actor=principal.actor, mailbox_in=body,
                                    secret_key=request.app.state.settings.resolved_secret_key())
     return MailboxRead.model_validate(mailbox)
@@ -97,6 +101,7 @@ def create_mailbox(body: MailboxCreate, request: Request, session: DbSession, pr
               responses=error_responses(404, 409))
 def update_mailbox(mailbox_id: int, body: MailboxUpdate, request: Request, session: DbSession,
                    principal: AdminPrincipal) -> MailboxRead:
+    """Change the fields given. An empty password keeps the current one."""
     mailbox = email_service.get_or_raise(session, mailbox_id=mailbox_id)
     mailbox = email_service.update(session, actor=principal.actor, mailbox=mailbox, mailbox_in=body,
                                    secret_key=request.app.state.settings.resolved_secret_key())
@@ -104,8 +109,9 @@ def update_mailbox(mailbox_id: int, body: MailboxUpdate, request: Request, sessi
 
 
 @router.post("/mailboxes/{mailbox_id}/test", summary="Test the mailbox's IMAP and SMTP logins",
-             responses=error_responses(404))
+             response_model=ConnectionTestRead, responses=error_responses(404))
 def test_mailbox(mailbox_id: int, request: Request, session: DbSession, principal: AdminPrincipal) -> dict:
+    """Log in to the IMAP and SMTP servers now and report what each said (``ok`` is null when not configured)."""
     mailbox = email_service.get_or_raise(session, mailbox_id=mailbox_id)
     key = request.app.state.settings.resolved_secret_key()
     imap, smtp = connection.check_imap(mailbox, secret_key=key), connection.check_smtp(mailbox, secret_key=key)
@@ -114,12 +120,16 @@ def test_mailbox(mailbox_id: int, request: Request, session: DbSession, principa
 
 @router.get("/quarantine", response_model=list[QuarantineRead], summary="Mail that did not become a message")
 def list_quarantine(session: DbSession, principal: AdminPrincipal, mailbox_id: int | None = None) -> list[QuarantineRead]:
+    """Newest first: unparseable, too large, auto-replies and bounces, floods, spam, unknown senders."""
     return [QuarantineRead.model_validate(q) for q in email_service.list_quarantine(session, mailbox_id=mailbox_id)]
 
 
 @router.get("/quarantine/{quarantine_id}/raw", summary="The quarantined mail's raw bytes (.eml)",
-            responses=error_responses(404))
+            response_class=Response,
+            responses={200: {"content": {"message/rfc822": {}}, "description": "The raw mail"},
+                       **error_responses(404)})
 def quarantine_raw(quarantine_id: int, session: DbSession, principal: AdminPrincipal) -> Response:
+    """Exactly the bytes that arrived, to inspect or re-send by hand."""
     row = email_service.get_quarantined_or_raise(session, quarantine_id=quarantine_id)
     return Response(row.raw, media_type="message/rfc822",
                     headers={"Content-Disposition": f'attachment; filename="quarantine-{row.id}.eml"'})

@@ -97,3 +97,13 @@ class IngestRead(BaseModel):
     message_id: int | None = None
     quarantine_id: int | None = None
     reason: str | None = None
+
+
+class CheckRead(BaseModel):
+    ok: bool | None
+    detail: str
+
+
+class ConnectionTestRead(BaseModel):
+    imap: CheckRead
+    smtp: CheckRead
