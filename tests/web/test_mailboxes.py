@@ -156,3 +156,18 @@ def test_mailbox_pages_in_chromium(server: Any, tmp_path: Path) -> None:
         page.screenshot(path=str(shots / "quarantine.png"))
         browser.close()
     assert not errors, errors
+
+
+def test_conversation_page_folds_the_quote_but_keeps_it_viewable(session: Session, client: Any, tmp_path: Path) -> None:
+    admin = make_user(session, role=Role.admin)
+    mailbox = make_mailbox(session)
+    result = ingest.ingest(session, raw=make_mail(
+        to=mailbox.address, body="Yes, the blue one please.\n\nOn Tue, 3 Mar 2026 at 10:00, Shop <s@shop.example> wrote:\n"
+                               "> Which colour would you like?"), source="imap", store=LocalStore(tmp_path), mailbox=mailbox)
+    session.commit()
+    login(client, admin)
+    page = client.get(f"/conversations/{result.conversation_id}", headers=PAGE)
+    assert page.status_code == 200
+    body, _, folded = page.text.partition('class="msg-original"')
+    assert "Yes, the blue one please." in body and "Which colour" not in body.split('class="msg-body"')[-1]
+    assert "Show quoted text" in folded and "&gt; Which colour would you like?" in folded

@@ -37,7 +37,7 @@ def test_new_mail_opens_a_conversation_and_is_stored_once(session: Session, stor
     [message] = _messages(session, conversation.id)
     assert message.external_id == "first@c.example"
     assert message.body_text == "Hi,\n\nmy order #4411 never came."  # the quote is folded away
-    assert "> old" in message.meta["email"]["full_text"]  # and kept
+    assert "> old" in message.meta["original_text"]  # and kept
     assert store.exists(message.meta["email"]["raw_key"])
     thread = session.get_one(EmailThread, conversation.id)
     assert thread.mailbox_id == mailbox.id and thread.order_numbers == ["4411"] and len(thread.reply_token) == 16

@@ -138,10 +138,13 @@ def _file(session: Session, *, raw: bytes, parsed: ParsedEmail, mailbox: Mailbox
     meta: dict[str, Any] = {"email": {
         "message_id": parsed.message_id, "from": parsed.from_address, "to": parsed.recipients[:20],
         "subject": parsed.subject, "folded": extracted.folded, "signature": extracted.signature,
-        "full_text": parsed.text[:_MAX_FULL_TEXT], "threaded_by": match.how if match else None,
+        "threaded_by": match.how if match else None,
         "raw_key": _save(store, raw, limits=Limits(max_attachment_bytes=limits.max_message_bytes)),
         "mailbox_id": mailbox.id,
     }}
+    if extracted.folded:
+        # Channel-neutral: the conversation view offers "show the full message" for any channel that sets it.
+        meta["original_text"] = parsed.text[:_MAX_FULL_TEXT]
     if match is not None:
         message = conversations_service.receive_message(
             session, conversation=match.conversation, customer=customer, body=body, channel=CHANNEL,

@@ -4,7 +4,7 @@ mail-parser-reply finds the reply headers that start quoted history ("On … wro
 Outlook's "From:/Sent:" blocks, "-----Original Message-----", in many languages);
 we keep the text above the first one, drop "> " quoted lines, and split off the
 signature: a ``-- `` line, "Sent from my …" phone footers, or a short closing block
-naming the sender. The full original stays on the message (``meta.email.full_text``)
+naming the sender. The full original stays on the message (``meta.original_text``)
 so folding never loses a word.
 """
 
