@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,13 +108,24 @@ def _unprivileged() -> tuple[int, int, str, str]:
     raise RuntimeError("no unprivileged user to run Dovecot as")
 
 
+def dovecot_binary() -> str | None:
+    return shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None)
+
+
 @pytest.fixture(scope="session")
 def dovecot() -> Iterator[Dovecot]:
-    binary = shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None)
+    binary = dovecot_binary()
     if binary is None:
         if IN_CI:
             raise RuntimeError("dovecot is missing in CI (apt-get install dovecot-imapd)")
         pytest.skip("dovecot is not installed (apt-get install dovecot-imapd)")
+    with running_dovecot(binary) as server:
+        yield server
+
+
+@contextmanager
+def running_dovecot(binary: str) -> Iterator[Dovecot]:
+    """Dovecot on a free loopback port until the block ends (tests and bench/email_idle_bench.py)."""
     # Not under pytest's tmp dir: that is private to us (0700), and Dovecot runs as another user.
     root = Path(tempfile.mkdtemp(prefix="cartdesk-dovecot-"))
     uid, gid, user, group = _unprivileged()

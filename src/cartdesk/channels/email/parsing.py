@@ -1,8 +1,10 @@
 """Raw MIME → :class:`ParsedEmail`, with the standard library's ``email`` package.
 
-``policy.default`` decodes headers (RFC 2047) and bodies in their declared charset;
-a wrong or unknown charset falls back to charset detection (charset-normalizer)
-instead of failing. HTML-only mail gets a text rendering (inscriptis), nested
+The structure is parsed with the ``compat32`` policy and the few headers we use are
+decoded here (RFC 2047 via ``email.header``): ``policy.default`` builds a new header
+class on every header access, which made up most of the parsing time (2.5 ms a mail).
+Bodies are decoded in their declared charset; a wrong or unknown charset falls back
+to charset detection (charset-normalizer) instead of failing. HTML-only mail gets a text rendering (inscriptis), nested
 multiparts are walked depth-first, inline images keep their Content-ID, and
 ``winmail.dat`` (Outlook's TNEF) is unpacked by tnefparse into its files.
 """
@@ -14,13 +16,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
-from email.message import EmailMessage, Message
+from email.header import decode_header, make_header
+from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 
 from cartdesk.kit.clock import utcnow
 
-_PARSER = BytesParser(policy=policy.default)
+_PARSER = BytesParser(policy=policy.compat32)
 _MSGID = re.compile(r"<([^<>\s]+)>")
 
 
@@ -68,9 +71,9 @@ class UnparseableEmail(ValueError):
     pass
 
 
-_NOISE_HEADERS = ("auto-submitted", "precedence", "x-autoreply", "x-autorespond", "x-auto-response-suppress",
+_NOISE_HEADERS = frozenset(("auto-submitted", "precedence", "x-autoreply", "x-autorespond", "x-auto-response-suppress",
                   "list-id", "list-unsubscribe", "return-path", "x-spam-flag", "x-spam-status",
-                  "x-failed-recipients", "x-loop")
+                  "x-failed-recipients", "x-loop"))
 
 
 def message_ids(value: str | None) -> list[str]:
@@ -83,11 +86,24 @@ def message_ids(value: str | None) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def decode(value: object) -> str:
+    """A header's text with RFC 2047 encoded-words decoded; never raises."""
+    if value is None:
+        return ""
+    raw = str(value)
+    if "=?" not in raw:
+        return raw
+    try:
+        return str(make_header(decode_header(raw)))
+    except (LookupError, UnicodeDecodeError, ValueError):
+        return raw
+
+
 def _addresses(msg: Message, *names: str) -> list[tuple[str, str]]:
     values: list[str] = []
     for name in names:
         values.extend(str(v) for v in (msg.get_all(name) or []))
-    return [(n, a.strip().lower()) for n, a in getaddresses(values) if "@" in a]
+    return [(decode(n), a.strip().lower()) for n, a in getaddresses(values) if "@" in a]
 
 
 def _decode_part(part: Message) -> str:
@@ -113,9 +129,10 @@ def html_to_text(html: str) -> str:
 
 def _filename(part: Message) -> str | None:
     try:
-        return part.get_filename()
+        name = part.get_filename()
     except Exception:  # a broken RFC 2231 parameter must not sink the mail
         return None
+    return decode(name) if name else None
 
 
 def _walk(msg: Message, out: ParsedEmail, texts: list[str], htmls: list[str]) -> None:
@@ -195,7 +212,7 @@ def synthetic_message_id(raw: bytes) -> str:
 def parse(raw: bytes) -> ParsedEmail:
     """Parse one raw mail; raises :class:`UnparseableEmail` when it is not mail at all."""
     try:
-        msg: EmailMessage = _PARSER.parsebytes(raw)  # type: ignore[assignment]
+        msg = _PARSER.parsebytes(raw)
         senders = _addresses(msg, "From") or _addresses(msg, "Sender") or _addresses(msg, "Return-Path")
         if not senders:
             raise UnparseableEmail("The mail has no sender address (From).")
@@ -204,14 +221,14 @@ def parse(raw: bytes) -> ParsedEmail:
             message_id=(message_ids(msg.get("Message-ID")) or [synthetic_message_id(raw)])[0],
             from_address=address,
             from_name=name or None,
-            subject=" ".join(str(msg.get("Subject", "") or "").split()),
+            subject=" ".join(decode(msg.get("Subject")).split()),
             text="", html=None,
             recipients=[a for _, a in _addresses(msg, "To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To")],
             reply_to=[a for _, a in _addresses(msg, "Reply-To")],
             in_reply_to=message_ids(msg.get("In-Reply-To")),
             references=message_ids(" ".join(str(v) for v in (msg.get_all("References") or []))),
             date=_date(msg),
-            headers={h: str(msg.get(h)) for h in _NOISE_HEADERS if msg.get(h) is not None},
+            headers={k.lower(): decode(msg[k]) for k in set(msg.keys()) if k.lower() in _NOISE_HEADERS},
         )
         texts: list[str] = []
         htmls: list[str] = []
