@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -141,18 +142,34 @@ def test_too_large_and_unknown_recipient_are_quarantined(session: Session, store
     assert row.raw.startswith(b"From:") and row.sender == "alice@customer.example"
 
 
-def test_receive_quarantines_what_fails_to_file_and_carries_on(bound_db: Database, store: LocalStore) -> None:
+def test_receive_quarantines_what_fails_to_file_and_carries_on(
+    bound_db: Database, store: LocalStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with bound_db.transaction() as session:
         mailbox_id = make_mailbox(session).id
     bad = ingest.receive(bound_db, raw=b"\x00\x01 not mail at all", source="imap", store=store, mailbox_id=mailbox_id)
     assert (bad.outcome, bad.reason) == ("quarantined", "unparseable")
-    # A mail that parses but breaks filing (a sender address the customer rules refuse).
     weird = ingest.receive(bound_db, raw=make_mail(sender="a..b@@x", sender_name=None, message_id="w@x"),
                            source="imap", store=store, mailbox_id=mailbox_id)
-    assert weird.outcome == "quarantined"
-    good = ingest.receive(bound_db, raw=make_mail(), source="imap", store=store, mailbox_id=mailbox_id)
+    assert (weird.outcome, weird.reason) == ("quarantined", "unparseable")
+    # A bug deep in filing (here: the reply extractor raising) rolls that mail back and quarantines it.
+    real_extract = ingest.reply.extract
+
+    def explode(text: str, **kw: object) -> object:
+        if "boom" in text:
+            raise RuntimeError("extractor bug")
+        return real_extract(text, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ingest.reply, "extract", explode)
+    boom = ingest.receive(bound_db, raw=make_mail(body="boom", message_id="boom@x"), source="imap", store=store,
+                          mailbox_id=mailbox_id)
+    assert (boom.outcome, boom.reason) == ("quarantined", "unparseable")
+    good = ingest.receive(bound_db, raw=make_mail(subject="fine"), source="imap", store=store, mailbox_id=mailbox_id)
     assert good.outcome == "created"
     with bound_db.transaction() as session:
         rows = session.scalars(select(Quarantine).where(Quarantine.mailbox_id == mailbox_id)).all()
-        assert {r.reason for r in rows} == {"unparseable"} and len(rows) == 2
+        assert {r.reason for r in rows} == {"unparseable"} and len(rows) == 3
         assert any(b"not mail at all" in r.raw for r in rows)
+        [boomed] = [r for r in rows if r.message_key == "boom@x"]
+        assert "RuntimeError: extractor bug" in boomed.error
+        assert session.scalar(select(Message).where(Message.external_id == "boom@x")) is None  # nothing half-written

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm import Session
 
 from cartdesk.channels.email import loops, parsing, reply, threads
@@ -57,12 +59,19 @@ def receive(
     database: Database, *, raw: bytes, source: str, store: AttachmentStore, limits: Limits = Limits(),
     mailbox_id: int | None = None, recipients: Sequence[str] = (),
 ) -> IngestResult:
-    """File one mail in its own transaction; on any failure quarantine it in another."""
+    """File one mail in its own transaction; on a failure of the mail quarantine it in another.
+
+    A failure of the database itself (unreachable, locked, a lost connection) is raised
+    instead: the mail is fine, so the transport keeps it and tries again later (IMAP
+    leaves it unflagged, SMTP answers 451, the webhook answers 5xx).
+    """
     try:
         with database.transaction() as session:
             mailbox = email_service.get(session, mailbox_id=mailbox_id) if mailbox_id else None
             return ingest(session, raw=raw, source=source, store=store, limits=limits, mailbox=mailbox,
                           recipients=recipients)
+    except (OperationalError, InterfaceError, SATimeoutError):
+        raise
     except Exception as exc:
         log.warning("mail from %s could not be filed; quarantined", source, exc_info=True)
         error = f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_tb(exc.__traceback__)[-4:])

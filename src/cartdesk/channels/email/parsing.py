@@ -205,6 +205,15 @@ def _date(msg: Message) -> datetime:
         return utcnow()
 
 
+def _check_address(address: str) -> None:
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise UnparseableEmail(f"The sender address {address!r} is not valid: {exc}") from exc
+
+
 def synthetic_message_id(raw: bytes) -> str:
     return f"sha256-{hashlib.sha256(raw).hexdigest()}@cartdesk.invalid"
 
@@ -217,6 +226,7 @@ def parse(raw: bytes) -> ParsedEmail:
         if not senders:
             raise UnparseableEmail("The mail has no sender address (From).")
         name, address = senders[0]
+        _check_address(address)
         parsed = ParsedEmail(
             message_id=(message_ids(msg.get("Message-ID")) or [synthetic_message_id(raw)])[0],
             from_address=address,
