@@ -185,3 +185,29 @@ def test_killing_the_poller_mid_batch_loses_and_duplicates_nothing(
     client.select_folder("INBOX")
     assert client.search(["NOT", "KEYWORD", FILED.decode()]) == []
     client.logout()
+
+
+def test_the_job_runner_starts_a_poller_per_mailbox(fresh_db: Database, dovecot: Dovecot, tmp_path: Path) -> None:
+    from cartdesk.config import Settings
+    from cartdesk.jobs.runner import JobRunner
+
+    mailbox_id, user = _mailbox(fresh_db, dovecot)
+    _deliver(dovecot, user, [make_mail(to=user, message_id="runner-1@c.example")])
+    settings = Settings(database_url="sqlite:///unused", data_dir=tmp_path, secret_key=SECRET,
+                        email_imap_poll_interval=300.0)
+    runner = JobRunner(fresh_db, settings=settings, worker_id="email-runner")
+    runner.start()
+    try:
+        _wait(lambda: _stored(fresh_db) == 1, 15)  # the supervisor's first pass starts the poller
+        _deliver(dovecot, user, [make_mail(to=user, message_id="runner-2@c.example")])
+        _wait(lambda: _stored(fresh_db) == 2, 10)  # and IDLE brings the next one
+    finally:
+        runner.stop(timeout=30)
+    off = JobRunner(fresh_db, settings=settings.model_copy(update={"email_imap_polling": False}), worker_id="off")
+    off.start()
+    try:
+        _deliver(dovecot, user, [make_mail(to=user, message_id="runner-3@c.example")])
+        time.sleep(2)
+        assert _stored(fresh_db) == 2  # polling switched off: nobody fetched it
+    finally:
+        off.stop(timeout=30)

@@ -10,16 +10,35 @@ signature on both, then the attachments.
 from __future__ import annotations
 
 import hashlib
-import html
 from collections.abc import Iterable, Sequence
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
+from functools import lru_cache
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from cartdesk.channels.email.models import Mailbox
 from cartdesk.kit.clock import utcnow
 
 _MAX_REFERENCES = 20
+
+
+@lru_cache(maxsize=1)
+def _templates() -> Environment:
+    # The bodies customers receive are templates (channels/email/templates), not strings in code.
+    return Environment(loader=PackageLoader("cartdesk.channels.email", "templates"),
+                       autoescape=select_autoescape(["html"]), keep_trailing_newline=True)
+
+
+def render_bodies(*, text: str, html_body: str | None, signature: str, subject: str) -> tuple[str, str]:
+    """The plain-text and HTML alternatives of one reply (``html_body`` is already sanitised)."""
+    env = _templates()
+    plain = env.get_template("reply.txt").render(text=text.rstrip(), signature=signature)
+    body = Markup(html_body) if html_body else Markup("<p>") + Markup("<br>").join(text.split("\n")) + Markup("</p>")
+    rich = env.get_template("reply.html").render(body_html=body, signature=signature, subject=subject)
+    return plain, rich
 
 
 def message_id_for(message_id: int, *, domain: str, secret_key: str) -> str:
@@ -61,13 +80,9 @@ def build(
     # RFC 3834: tells well-behaved responders not to answer an agent's reply automatically.
     msg["Auto-Submitted"] = "no"
     msg["X-Auto-Response-Suppress"] = "OOF, AutoReply"
-    signature = mailbox.signature.strip()
-    plain = text.rstrip() + (f"\n\n-- \n{signature}\n" if signature else "\n")
+    plain, rich = render_bodies(text=text, html_body=html_body, signature=mailbox.signature.strip(), subject=subject)
     msg.set_content(plain)
-    body = html_body or "<p>" + html.escape(text).replace("\n", "<br>") + "</p>"
-    if signature:
-        body += '<p style="color:#6b7280">-- <br>' + html.escape(signature).replace("\n", "<br>") + "</p>"
-    msg.add_alternative(f"<!doctype html><html><body>{body}</body></html>", subtype="html")
+    msg.add_alternative(rich, subtype="html")
     for filename, content_type, content in attachments:
         maintype, _, subtype = content_type.partition("/")
         msg.add_attachment(content, maintype=maintype or "application", subtype=subtype or "octet-stream",
