@@ -211,3 +211,22 @@ def test_the_job_runner_starts_a_poller_per_mailbox(fresh_db: Database, dovecot:
         assert _stored(fresh_db) == 2  # polling switched off: nobody fetched it
     finally:
         off.stop(timeout=30)
+
+
+def test_history_from_before_the_mailbox_was_added_is_left_alone(
+    fresh_db: Database, dovecot: Dovecot, tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    from cartdesk.kit.clock import utcnow
+
+    mailbox_id, user = _mailbox(fresh_db, dovecot)
+    client = _client(dovecot, user)
+    client.append("INBOX", make_mail(to=user, message_id="old@c.example"), msg_time=utcnow() - timedelta(days=30))
+    client.append("INBOX", make_mail(to=user, message_id="new@c.example"))
+    client.logout()
+    poller = MailboxPoller(fresh_db, mailbox_id=mailbox_id, config=_config(tmp_path))
+    assert poller.run_once() == 1
+    poller.close()
+    with fresh_db.transaction(read_only=True) as session:
+        assert session.scalars(select(Message.external_id)).all() == ["new@c.example"]

@@ -21,6 +21,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from imapclient import IMAPClient
@@ -102,6 +103,10 @@ class MailboxPoller:
         """File every unfiled message in the folder; returns how many were handled."""
         client = self._connect()
         criteria: list[Any] = ["NOT", "KEYWORD", self._marker.decode()] if self._marker == FILED else ["UNSEEN"]
+        if self._mailbox is not None:
+            # Connecting a mailbox must not import its years of history: only mail that arrived
+            # from the day before it was added on (IMAP's SINCE has day granularity).
+            criteria += ["SINCE", (self._mailbox.created_at - timedelta(days=1)).date()]
         uids = sorted(client.search(criteria))
         handled = 0
         for start in range(0, len(uids), self.config.batch_size):
