@@ -92,6 +92,13 @@ def test_quarantine_page_lists_held_mail(session: Session, client: Any, tmp_path
     assert raw_link
     raw = client.get(raw_link.group(1))
     assert raw.status_code == 200 and b"Out of office" in raw.content
+    # A false positive: the admin files it after all.
+    release = re.search(r'action="(/settings/quarantine/\d+/release)"', page.text)
+    assert release
+    filed = client.post(release.group(1), data={"csrf_token": csrf_of(page.text)}, headers=PAGE, follow_redirects=False)
+    assert filed.status_code == 303
+    after = client.get("/settings/quarantine", headers=PAGE)
+    assert "Filed into conversation" in after.text and "Out of office" not in after.text
 
 
 # --- in Chromium ------------------------------------------------------------------

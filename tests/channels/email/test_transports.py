@@ -125,3 +125,30 @@ def test_smtp_receiver_files_forwarded_mail_and_refuses_unknown_recipients(
         assert message is not None
         conversation = session.get_one(Conversation, message.conversation_id)
         assert conversation.brand_id == brand_id and message.meta["email"]["mailbox_id"] == mailbox_id
+
+
+def test_admin_releases_a_quarantined_mail_into_its_conversation(session: Session, client: Any, tmp_path: Any) -> None:
+    from cartdesk.channels.email import ingest as ingest_module
+    from cartdesk.channels.email.models import Quarantine
+
+    admin = caller(session, role=Role.admin)
+    mailbox = make_mailbox(session, max_per_sender_per_hour=1)
+    store = LocalStore(tmp_path)
+    first = ingest_module.ingest(session, raw=make_mail(to=mailbox.address, subject="Refund?"), source="imap",
+                                 store=store, mailbox=mailbox)
+    held = ingest_module.ingest(session, raw=make_mail(to=mailbox.address, subject="Re: Refund?", body="Hello again",
+                                                       message_id="held@c.example"), source="imap", store=store,
+                                mailbox=mailbox)
+    assert held.reason == "rate_limited"
+    garbage = ingest_module.ingest(session, raw=b"no headers at all", source="smtp", store=store, mailbox=mailbox)
+    session.commit()
+
+    released = client.post(f"/api/v1/channels/email/quarantine/{held.quarantine_id}/release", headers=admin.headers)
+    assert released.status_code == 200, released.text
+    assert released.json()["conversation_id"] == first.conversation_id
+    session.expire_all()
+    assert session.get(Quarantine, held.quarantine_id) is None
+    assert _conversation_of(session, "held@c.example").id == first.conversation_id  # type: ignore[union-attr]
+    again = client.post(f"/api/v1/channels/email/quarantine/{garbage.quarantine_id}/release", headers=admin.headers)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
+    assert session.get(Quarantine, garbage.quarantine_id) is not None  # still there, untouched

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from cartdesk.channels.email import loops, parsing, reply, threads
 from cartdesk.channels.email import service as email_service
-from cartdesk.channels.email.models import Mailbox, QuarantineReason
+from cartdesk.channels.email.models import Mailbox, Quarantine, QuarantineReason
 from cartdesk.channels.email.parsing import ParsedEmail, UnparseableEmail
 from cartdesk.conversations import service as conversations_service
 from cartdesk.conversations.attachments import _clean_content_type
@@ -31,8 +31,9 @@ from cartdesk.customers import service as customers_service
 from cartdesk.customers.models import Customer, IdentityKind
 from cartdesk.db.engine import Database
 from cartdesk.events import service as events_service
-from cartdesk.events.schemas import SYSTEM
+from cartdesk.events.schemas import SYSTEM, Actor
 from cartdesk.kit.clock import utcnow
+from cartdesk.kit.errors import Conflict
 from cartdesk.kit.storage import AttachmentStore, StagingFile, safe_filename
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,30 @@ def receive(
             return IngestResult("quarantined", quarantine_id=row.id, reason=str(QuarantineReason.unparseable))
 
 
+def release(session: Session, *, actor: Actor, quarantined: Quarantine, store: AttachmentStore,
+            limits: Limits = Limits()) -> IngestResult:
+    """An admin files a quarantined mail after all (a flood that was one real customer, a
+    false auto-reply, a mail a parser fix can now read). The quarantine row goes away once
+    the mail is a message; a mail that still cannot be filed stays where it is."""
+    if quarantined.reason in (QuarantineReason.bounce, QuarantineReason.no_mailbox) or quarantined.mailbox_id is None:
+        raise Conflict(f"A {quarantined.reason} mail cannot be filed into a conversation.",
+                       details={"reason": str(quarantined.reason)})
+    mailbox = email_service.get_or_raise(session, mailbox_id=quarantined.mailbox_id)
+    result = ingest(session, raw=quarantined.raw, source=quarantined.source, store=store, limits=limits,
+                    mailbox=mailbox, admitted=True)
+    if result.outcome == "quarantined":
+        raise Conflict(f"The mail still cannot be filed: {quarantined.error.splitlines()[0] if quarantined.error else ''}",
+                       details={"reason": str(quarantined.reason)})
+    events_service.record(
+        session, verb="email.released", actor=actor, subject_type="email_quarantine", subject_id=quarantined.id,
+        conversation_id=result.conversation_id,
+        data={"reason": str(quarantined.reason), "message_id": result.message_id, "mailbox_id": mailbox.id},
+    )
+    session.delete(quarantined)
+    session.flush()
+    return result
+
+
 def _key(raw: bytes, parsed: ParsedEmail | None = None) -> str:
     if parsed is not None:
         return parsed.message_id
@@ -94,8 +119,10 @@ def _key(raw: bytes, parsed: ParsedEmail | None = None) -> str:
 
 def ingest(
     session: Session, *, raw: bytes, source: str, store: AttachmentStore, limits: Limits = Limits(),
-    mailbox: Mailbox | None = None, recipients: Sequence[str] = (),
+    mailbox: Mailbox | None = None, recipients: Sequence[str] = (), admitted: bool = False,
 ) -> IngestResult:
+    """File one mail (the caller commits). ``admitted``: an admin released it from the
+    quarantine, so the noise rules (loops, spam, unknown senders, rate limit) do not apply."""
     def hold(reason: QuarantineReason, error: str, parsed: ParsedEmail | None = None) -> IngestResult:
         row = email_service.quarantine(
             session, raw=raw, source=source, reason=reason, error=error, message_key=_key(raw, parsed),
@@ -112,14 +139,16 @@ def ingest(
         return hold(QuarantineReason.unparseable, str(exc))
     existing = session.scalar(select(Message).where(Message.channel == CHANNEL,
                                                     Message.external_id == parsed.message_id))
-    if existing is not None or email_service.quarantine_exists(session, message_key=parsed.message_id):
+    held = not admitted and email_service.quarantine_exists(session, message_key=parsed.message_id)
+    if existing is not None or held:
         return IngestResult("duplicate", conversation_id=existing.conversation_id if existing else None,
                             message_id=existing.id if existing else None)
     if mailbox is None:
         mailbox = email_service.resolve_recipient(session, addresses=[*recipients, *parsed.recipients])
         if mailbox is None:
             return hold(QuarantineReason.no_mailbox, "No mailbox has this recipient address.", parsed)
-    noise = loops.classify(parsed, mailbox=mailbox, own_addresses=email_service.own_addresses(session))
+    noise = None if admitted else loops.classify(parsed, mailbox=mailbox,
+                                                 own_addresses=email_service.own_addresses(session))
     if noise is not None:
         reason, why = noise
         if reason == QuarantineReason.bounce:
@@ -128,9 +157,10 @@ def ingest(
     parsed.recipients = list(dict.fromkeys([*recipients, *parsed.recipients]))
     customer = customers_service.find_by_identity(session, kind=IdentityKind.email, value=parsed.from_address)
     match = threads.find(session, mailbox=mailbox, parsed=parsed, customer=customer)
-    if customer is None and match is None and not mailbox.accept_unknown_senders:
+    if customer is None and match is None and not mailbox.accept_unknown_senders and not admitted:
         return hold(QuarantineReason.unknown_sender, "This mailbox only accepts mail from known customers.", parsed)
-    if customer is not None and loops.over_rate_limit(session, mailbox=mailbox, customer_id=customer.id):
+    if customer is not None and not admitted and loops.over_rate_limit(session, mailbox=mailbox,
+                                                                        customer_id=customer.id):
         return hold(QuarantineReason.rate_limited,
                     f"More than {mailbox.max_per_sender_per_hour} mails from this sender in the last hour.", parsed)
     if customer is None:

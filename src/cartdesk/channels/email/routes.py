@@ -133,3 +133,14 @@ def quarantine_raw(quarantine_id: int, session: DbSession, principal: AdminPrinc
     row = email_service.get_quarantined_or_raise(session, quarantine_id=quarantine_id)
     return Response(row.raw, media_type="message/rfc822",
                     headers={"Content-Disposition": f'attachment; filename="quarantine-{row.id}.eml"'})
+
+
+@router.post("/quarantine/{quarantine_id}/release", response_model=IngestRead, summary="File a quarantined mail after all",
+             responses=error_responses(404, 409))
+def release_quarantined(quarantine_id: int, request: Request, session: DbSession, principal: AdminPrincipal) -> IngestRead:
+    """Files the mail into its conversation without the noise rules (loops, spam, unknown senders, rate
+    limit). 409 for bounces and mail without a mailbox, and for mail that still cannot be parsed."""
+    row = email_service.get_quarantined_or_raise(session, quarantine_id=quarantine_id)
+    result = ingest.release(session, actor=principal.actor, quarantined=row, store=attachment_store(request),
+                            limits=limits(request.app.state.settings))
+    return IngestRead(outcome=result.outcome, conversation_id=result.conversation_id, message_id=result.message_id)

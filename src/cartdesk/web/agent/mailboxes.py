@@ -166,3 +166,23 @@ def quarantine_page(request: Request, session: DbSession, principal: AgentPrinci
     mailboxes = {m.id: m for m in email_service.list_mailboxes(session)}
     return _page(request, session, principal, "agent/quarantine.html", {
         "rows": email_service.list_quarantine(session, limit=200), "mailboxes": mailboxes})
+
+
+@router.post("/quarantine/{quarantine_id}/release", name="quarantine_release")
+def quarantine_release(request: Request, quarantine_id: int, session: DbSession, principal: AgentPrincipal) -> Response:
+    _admin(principal)
+    from cartdesk.channels.email import ingest
+    from cartdesk.channels.email.tasks import limits
+    from cartdesk.conversations.attachment_routes import attachment_store
+
+    row = email_service.get_quarantined_or_raise(session, quarantine_id=quarantine_id)
+    back = request.headers.get("referer") or "/settings/quarantine"
+    try:
+        result = ingest.release(session, actor=principal.actor, quarantined=row, store=attachment_store(request),
+                                limits=limits(request.app.state.settings))
+    except AppError as exc:
+        session.rollback()
+        flash(request, exc.message, "error")
+        return RedirectResponse(back, status_code=303)
+    flash(request, f"Filed into conversation {result.conversation_id}.")
+    return RedirectResponse(back, status_code=303)
