@@ -182,6 +182,13 @@ class JobRunner:
     def wake(self) -> None:
         self._wakeup.set()
 
+    def poke_services(self) -> None:
+        """Tell the background services that their configuration changed (a mailbox was added)."""
+        for service in self._services:
+            poke = getattr(service, "poke", None)
+            if poke is not None:
+                poke()
+
     @property
     def running(self) -> bool:
         return any(t.is_alive() for t in self._threads)

@@ -230,3 +230,27 @@ def test_history_from_before_the_mailbox_was_added_is_left_alone(
     poller.close()
     with fresh_db.transaction(read_only=True) as session:
         assert session.scalars(select(Message.external_id)).all() == ["new@c.example"]
+
+
+def test_a_mailbox_added_through_the_api_is_polled_at_once(fresh_db: Database, dovecot: Dovecot, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from cartdesk.app import create_app
+    from cartdesk.auth.models import Role
+    from cartdesk.config import Settings
+    from tests.factories.auth import auth_header, make_token, make_user
+    from tests.factories.conversations import make_brand
+
+    with fresh_db.transaction() as session:
+        token = make_token(session, user=make_user(session, role=Role.admin))
+        brand_id = make_brand(session).id
+    user = dovecot.add_user()
+    _deliver(dovecot, user, [make_mail(to=user, message_id="api-added@c.example")])
+    settings = Settings(database_url="sqlite:///unused", data_dir=tmp_path, secret_key=SECRET,
+                        run_jobs_in_process=True)
+    with TestClient(create_app(settings, database=fresh_db)) as client:
+        created = client.post("/api/v1/channels/email/mailboxes", headers=auth_header(token), json={
+            "brand": brand_id, "name": "API", "address": user, "imap_host": "127.0.0.1", "imap_port": dovecot.port,
+            "imap_security": "none", "imap_username": user, "imap_password": "secret"})
+        assert created.status_code == 201, created.text
+        _wait(lambda: _stored(fresh_db) == 1, 10)  # well before the supervisor's 30 s refresh

@@ -24,6 +24,7 @@ from cartdesk.channels.email.schemas import (
 from cartdesk.channels.email.tasks import limits
 from cartdesk.conversations.attachment_routes import attachment_store
 from cartdesk.db.deps import DbSession
+from cartdesk.db.session import on_commit
 from cartdesk.kit.errors import NotFound, PayloadTooLarge, ValidationFailed
 from cartdesk.kit.openapi import error_responses
 
@@ -94,6 +95,7 @@ def create_mailbox(body: MailboxCreate, request: Request, session: DbSession, pr
     the secret inbound webhook URL is shown on the mailbox's admin page."""
     mailbox = email_service.create(session, actor=principal.actor, mailbox_in=body,
                                    secret_key=request.app.state.settings.resolved_secret_key())
+    on_commit(session, request.app.state.runner.poke_services)  # pollers pick it up now, not in 30 s
     return MailboxRead.model_validate(mailbox)
 
 
@@ -105,6 +107,7 @@ def update_mailbox(mailbox_id: int, body: MailboxUpdate, request: Request, sessi
     mailbox = email_service.get_or_raise(session, mailbox_id=mailbox_id)
     mailbox = email_service.update(session, actor=principal.actor, mailbox=mailbox, mailbox_in=body,
                                    secret_key=request.app.state.settings.resolved_secret_key())
+    on_commit(session, request.app.state.runner.poke_services)
     return MailboxRead.model_validate(mailbox)
 
 

@@ -16,6 +16,7 @@ from cartdesk.channels.email import service as email_service
 from cartdesk.channels.email.models import Mailbox, Security
 from cartdesk.channels.email.schemas import MailboxCreate, MailboxUpdate
 from cartdesk.db.deps import DbSession
+from cartdesk.db.session import on_commit
 from cartdesk.kit.errors import AppError, Forbidden
 from cartdesk.web.agent.common import sidebar
 from cartdesk.web.deps import AgentPrincipal
@@ -108,6 +109,7 @@ async def mailbox_create(request: Request, session: DbSession, principal: AgentP
     except (ValidationError, AppError) as exc:
         session.rollback()
         return _form(request, session, principal, mailbox=None, values=values, errors=_errors(exc), status_code=422)
+    on_commit(session, request.app.state.runner.poke_services)  # pollers pick it up now
     flash(request, f"Mailbox {mailbox.address} added.")
     return RedirectResponse(f"/settings/mailboxes/{mailbox.id}", status_code=303)
 
@@ -146,6 +148,7 @@ async def mailbox_update(request: Request, mailbox_id: int, session: DbSession, 
         mailbox = email_service.get_or_raise(session, mailbox_id=mailbox_id)
         return _form(request, session, principal, mailbox=mailbox, values={**values, "address": mailbox.address},
                      errors=_errors(exc), status_code=422)
+    on_commit(session, request.app.state.runner.poke_services)
     flash(request, "Mailbox saved.")
     return RedirectResponse(f"/settings/mailboxes/{mailbox_id}", status_code=303)
 
