@@ -254,3 +254,30 @@ def test_a_mailbox_added_through_the_api_is_polled_at_once(fresh_db: Database, d
             "imap_security": "none", "imap_username": user, "imap_password": "secret"})
         assert created.status_code == 201, created.text
         _wait(lambda: _stored(fresh_db) == 1, 10)  # well before the supervisor's 30 s refresh
+
+
+def test_a_hanging_server_does_not_delay_another_mailbox(fresh_db: Database, dovecot: Dovecot, tmp_path: Path) -> None:
+    import socket
+
+    silent = socket.socket()  # accepts connections (in the kernel backlog) and never says a word
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        good_id, user = _mailbox(fresh_db, dovecot)
+        hanging_id, _ = _mailbox(fresh_db, dovecot)
+        with fresh_db.transaction() as session:
+            session.get_one(Mailbox, hanging_id).imap_port = silent.getsockname()[1]
+        stop = threading.Event()
+        config = _config(tmp_path, poll_interval=300.0)
+        threads = [threading.Thread(target=MailboxPoller(fresh_db, mailbox_id=i, config=config).run, args=(stop,),
+                                    daemon=True) for i in (hanging_id, good_id)]
+        for t in threads:
+            t.start()
+        _wait(lambda: _idle_supported(fresh_db, good_id), 10)
+        _deliver(dovecot, user, [make_mail(to=user, subject="while the other hangs")])
+        _wait(lambda: _stored(fresh_db) == 1, 5)
+        assert threads[0].is_alive()  # the hanging one is still waiting for its greeting, alone
+        stop.set()
+        threads[1].join(30)
+    finally:
+        silent.close()
