@@ -57,10 +57,19 @@ class Extracted:
 
 
 @lru_cache(maxsize=1)
-def _parser():  # type: ignore[no-untyped-def]
-    from mailparser_reply import EmailReplyParser
+def _patterns() -> dict[str, object]:
+    """The library's three compiled patterns, built once: it would rebuild them for every mail."""
+    from mailparser_reply.parser import EmailMessage
 
-    return EmailReplyParser(languages=LANGUAGES)
+    sample = EmailMessage(text="", languages=list(LANGUAGES))
+    return {"_header_regex": sample.HEADER_REGEX, "_disclaimers_regex": sample.DISCLAIMERS_REGEX,
+            "_signature_regex": sample.SIGNATURE_REGEX}
+
+
+def _read(text: str):  # type: ignore[no-untyped-def]
+    from mailparser_reply.parser import EmailMessage
+
+    return EmailMessage(text=text, languages=list(LANGUAGES), **_patterns()).read()  # type: ignore[arg-type]
 
 
 def extract(text: str, *, sender_name: str | None = None) -> Extracted:
@@ -83,7 +92,7 @@ def _without_quotes(source: str) -> str:
     # A header wrapped just before its colon (">:" on its own line) would read as a quote.
     source = re.sub(r"\n(>\s*:)", r"\1", source)
     try:
-        replies = _parser().read(source).replies
+        replies = _read(source).replies
     except Exception:  # a library bug must never lose the message
         replies = []
     block = source
