@@ -100,3 +100,41 @@ def test_delivery_status_notification_names_the_original() -> None:
     assert report.original_message_id == "cd.7.abc@shop.example"
     assert report.status == "5.1.1" and report.action == "failed"
     assert "User unknown" in report.diagnostic
+
+
+def _tnef(files: list[tuple[str, bytes]]) -> bytes:
+    """A minimal Outlook TNEF stream (MS-OXTNEF): signature, key, then per file the
+    attachment-level attributes that start it, name it and carry its bytes."""
+    import struct
+
+    def attribute(name: int, kind: int, data: bytes) -> bytes:
+        return (struct.pack("<BHHI", 2, name, kind, len(data)) + data
+                + struct.pack("<H", sum(data) % 65536))
+
+    out = struct.pack("<IH", 0x223E9F78, 1)
+    for filename, content in files:
+        out += attribute(0x9002, 0x0006, b"\x01\x00\xff\xff\xff\xff\x0c\x00\x0c\x00\x00\x00\x00\x00")
+        out += attribute(0x8010, 0x0001, filename.encode() + b"\x00")
+        out += attribute(0x800F, 0x0006, content)
+    return out
+
+
+def test_winmail_dat_is_unpacked_into_its_files() -> None:
+    msg = EmailMessage()
+    msg["From"] = "outlook.user@corp.example"
+    msg["Subject"] = "invoice"
+    msg.set_content("See attached.")
+    msg.add_attachment(_tnef([("invoice.pdf", b"%PDF-1.7 real invoice"), ("photo.jpg", b"\xff\xd8\xff jpeg")]),
+                       maintype="application", subtype="ms-tnef", filename="winmail.dat")
+    parsed = parsing.parse(msg.as_bytes())
+    assert {(a.filename, a.content) for a in parsed.attachments} == {
+        ("invoice.pdf", b"%PDF-1.7 real invoice"), ("photo.jpg", b"\xff\xd8\xff jpeg")}
+
+
+def test_a_broken_winmail_dat_is_kept_as_it_came() -> None:
+    msg = EmailMessage()
+    msg["From"] = "outlook.user@corp.example"
+    msg.set_content("See attached.")
+    msg.add_attachment(b"not tnef at all", maintype="application", subtype="ms-tnef", filename="winmail.dat")
+    [attachment] = parsing.parse(msg.as_bytes()).attachments
+    assert (attachment.filename, attachment.content) == ("winmail.dat", b"not tnef at all")
