@@ -170,3 +170,26 @@ def test_bounce_marks_the_outbound_message_failed(
     # No new conversation, no reply to the daemon.
     assert session.scalar(select(Conversation).where(Conversation.id != conversation.id,
                                                      Conversation.brand_id == mailbox.brand_id)) is None
+
+
+def test_first_mail_is_acknowledged_once_and_the_acknowledgement_starts_no_loop(
+    session: Session, bound_db: Database, settings: Settings, store: LocalStore, smtp_sink: SmtpSink,
+    email_adapter: EmailAdapter,
+) -> None:
+    mailbox = _mailbox(session, smtp_sink.port, acknowledge_new=True)
+    conversation = _inbound(session, store, mailbox, subject="Broken tent pole", sender_name="Maya Lind")
+    _inbound(session, store, mailbox, subject="Re: Broken tent pole", body="Photo attached later.")
+    session.commit()
+    _runner(bound_db, settings).run_pending()
+    [(_, rcpt, ack)] = smtp_sink.received
+    assert rcpt == ["alice@customer.example"]
+    assert ack["Auto-Submitted"] == "auto-replied" and ack["Subject"] == "Re: Broken tent pole"
+    text = ack.get_body(("plain",)).get_content()
+    assert "Hello Maya Lind" in text and f"#{conversation.number}" in text
+    session.expire_all()
+    fresh = session.get_one(Conversation, conversation.id)
+    assert fresh.assignee_id is None and fresh.first_response_at is None  # not an agent's answer
+    messages = session.scalars(select(Message).where(Message.conversation_id == conversation.id)
+                               .order_by(Message.id)).all()
+    assert [m.direction for m in messages] == ["inbound", "outbound", "inbound"]
+    assert messages[1].meta["automatic"] is True and messages[1].delivery_status == DeliveryStatus.sent

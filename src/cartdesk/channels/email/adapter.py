@@ -67,6 +67,7 @@ class EmailAdapter:
             text=message.body_text, html_body=message.body_html, message_id=own_id,
             reply_to=threads.reply_address(mailbox, thread.reply_token), thread_ids=ids,
             in_reply_to=(inbound or ids or [None])[-1], attachments=self._attachments(message),
+            automatic=bool((message.meta or {}).get("automatic")),
         )
         self._transmit(session, mailbox, mime, thread.customer_address)
         return SendResult(external_id=own_id, status=DeliveryStatus.sent)

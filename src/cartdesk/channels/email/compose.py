@@ -41,6 +41,11 @@ def render_bodies(*, text: str, html_body: str | None, signature: str, subject: 
     return plain, rich
 
 
+def render_acknowledgement(*, customer_name: str | None, brand_name: str, subject: str, number: int) -> str:
+    return _templates().get_template("acknowledgement.txt").render(
+        customer_name=customer_name, brand_name=brand_name, subject=subject, number=number).strip()
+
+
 def message_id_for(message_id: int, *, domain: str, secret_key: str) -> str:
     """Stable per message and not guessable from outside (the hash uses the app secret)."""
     tag = hashlib.sha256(f"{secret_key}:{message_id}".encode()).hexdigest()[:12]
@@ -63,7 +68,7 @@ def references_for(thread_ids: Sequence[str]) -> list[str]:
 def build(
     *, mailbox: Mailbox, to_address: str, to_name: str | None, subject: str, text: str, html_body: str | None,
     message_id: str, reply_to: str, thread_ids: Sequence[str], in_reply_to: str | None,
-    attachments: Iterable[tuple[str, str, bytes]] = (),
+    attachments: Iterable[tuple[str, str, bytes]] = (), automatic: bool = False,
 ) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = formataddr((mailbox.from_name or mailbox.name, mailbox.address))
@@ -77,8 +82,9 @@ def build(
     refs = references_for(thread_ids)
     if refs:
         msg["References"] = " ".join(f"<{r}>" for r in refs)
-    # RFC 3834: tells well-behaved responders not to answer an agent's reply automatically.
-    msg["Auto-Submitted"] = "no"
+    # RFC 3834: an acknowledgement is "auto-replied" (other help desks and autoresponders must not
+    # answer it); an agent's reply is "no".
+    msg["Auto-Submitted"] = "auto-replied" if automatic else "no"
     msg["X-Auto-Response-Suppress"] = "OOF, AutoReply"
     plain, rich = render_bodies(text=text, html_body=html_body, signature=mailbox.signature.strip(), subject=subject)
     msg.set_content(plain)

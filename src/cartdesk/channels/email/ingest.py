@@ -25,7 +25,7 @@ from cartdesk.channels.email.models import Mailbox, Quarantine, QuarantineReason
 from cartdesk.channels.email.parsing import ParsedEmail, UnparseableEmail
 from cartdesk.conversations import service as conversations_service
 from cartdesk.conversations.attachments import _clean_content_type
-from cartdesk.conversations.models import Attachment, DeliveryStatus, Direction, Message
+from cartdesk.conversations.models import Attachment, Conversation, DeliveryStatus, Direction, Message
 from cartdesk.conversations.schemas import ConversationCreate
 from cartdesk.customers import service as customers_service
 from cartdesk.customers.models import Customer, IdentityKind
@@ -194,6 +194,8 @@ def _file(session: Session, *, raw: bytes, parsed: ParsedEmail, mailbox: Mailbox
             brand=mailbox.brand_id, message={"body": body[:100_000], "external_id": parsed.message_id}))
         message = session.scalars(select(Message).where(Message.conversation_id == conversation.id)).one()
         message.meta = meta
+        if mailbox.acknowledge_new:
+            _acknowledge(session, conversation=conversation, customer=customer, mailbox=mailbox)
     email_service.ensure_thread(session, conversation_id=message.conversation_id, mailbox=mailbox, customer_address=parsed.from_address,
                    cited=threads.order_numbers(parsed.subject, parsed.text))
     skipped = _attach(session, message=message, parsed=parsed, store=store, limits=limits)
@@ -203,6 +205,19 @@ def _file(session: Session, *, raw: bytes, parsed: ParsedEmail, mailbox: Mailbox
     created = match is None or message.conversation_id != match.conversation.id
     return IngestResult("created" if created else "appended", conversation_id=message.conversation_id,
                         message_id=message.id)
+
+
+def _acknowledge(session: Session, *, conversation: Conversation, customer: Customer, mailbox: Mailbox) -> None:
+    """Tell the customer their mail arrived (only for a new conversation, never for noise: noise
+    never gets this far). Sent as Auto-Submitted: auto-replied, so it starts no loop."""
+    from cartdesk.brands import service as brands_service
+    from cartdesk.channels.email.compose import render_acknowledgement
+
+    brand = brands_service.get_or_raise(session, brand_id=conversation.brand_id)
+    body = render_acknowledgement(customer_name=customer.name, brand_name=brand.name,
+                                  subject=conversation.subject, number=conversation.number)
+    conversations_service.send_automatic(session, conversation=conversation, body=body,
+                                         meta={"email": {"kind": "acknowledgement", "mailbox_id": mailbox.id}})
 
 
 def _save(store: AttachmentStore, content: bytes, *, limits: Limits, content_type: str = "message/rfc822") -> str:

@@ -69,6 +69,8 @@ class Mailbox(TimestampMixin, Base):
     max_per_sender_per_hour: Mapped[int] = mapped_column(default=30)
     accept_unknown_senders: Mapped[bool] = mapped_column(default=True)
     drop_spam: Mapped[bool] = mapped_column(default=True)
+    # Answer a customer's first mail with an acknowledgement (templates/acknowledgement.txt).
+    acknowledge_new: Mapped[bool] = mapped_column(default=False)
 
     last_fetch_at: Mapped[datetime | None]
     last_fetch_count: Mapped[int] = mapped_column(default=0)

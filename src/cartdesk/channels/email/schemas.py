@@ -32,6 +32,7 @@ class MailboxFields(BaseModel):
     max_per_sender_per_hour: int | None = Field(default=None, ge=1, le=10_000)
     accept_unknown_senders: bool | None = None
     drop_spam: bool | None = None
+    acknowledge_new: bool | None = None
 
 
 class MailboxCreate(MailboxFields):
@@ -70,6 +71,7 @@ class MailboxRead(BaseModel):
     max_per_sender_per_hour: int
     accept_unknown_senders: bool
     drop_spam: bool
+    acknowledge_new: bool
     last_fetch_at: datetime | None
     last_fetch_count: int
     last_error: str | None

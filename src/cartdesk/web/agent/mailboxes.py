@@ -27,7 +27,7 @@ router = APIRouter(prefix="/settings")
 _TEXT = ("name", "address", "from_name", "signature", "inbound_address", "imap_host", "imap_username", "imap_password",
          "imap_folder", "imap_done_folder", "smtp_host", "smtp_username", "smtp_password")
 _INTS = ("imap_port", "smtp_port", "order_window_days", "max_per_sender_per_hour")
-_BOOLS = ("enabled", "thread_by_subject", "accept_unknown_senders", "drop_spam")
+_BOOLS = ("enabled", "thread_by_subject", "accept_unknown_senders", "drop_spam", "acknowledge_new")
 
 
 def _admin(principal: Principal) -> None:

@@ -46,6 +46,7 @@ def upgrade() -> None:
     sa.Column('max_per_sender_per_hour', sa.Integer(), nullable=False),
     sa.Column('accept_unknown_senders', sa.Boolean(), nullable=False),
     sa.Column('drop_spam', sa.Boolean(), nullable=False),
+    sa.Column('acknowledge_new', sa.Boolean(), nullable=False),
     sa.Column('last_fetch_at', cartdesk.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_fetch_count', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
