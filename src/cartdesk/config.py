@@ -51,6 +51,14 @@ class Settings(BaseSettings):
     # (comma-separated, e.g. "email,chat,sms,social"); `make run` sets it for the demo.
     dev_outbox_channels: str = ""
 
+    # Email channel (docs/configuration.md). IMAP pollers run beside the job runner
+    # (in process, or in `cartdesk worker`); the SMTP receiver listens when a host:port is set.
+    email_imap_polling: bool = True
+    email_imap_poll_interval: float = 60.0  # without IDLE
+    email_imap_idle_timeout: float = 25.0
+    email_smtp_listen: str = ""  # e.g. "0.0.0.0:2525" for forwarding addresses
+    email_max_message_bytes: int = 40 * 1024 * 1024
+
     # Logging
     log_level: str = "INFO"
 

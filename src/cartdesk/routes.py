@@ -8,6 +8,7 @@ from fastapi import FastAPI
 def include_all(app: FastAPI) -> None:
     from cartdesk.auth.routes import router as people
     from cartdesk.brands.routes import router as brands
+    from cartdesk.channels.email.routes import router as email
     from cartdesk.commerce.routes import router as store
     from cartdesk.commerce.webhook_routes import router as store_hooks
     from cartdesk.conversations.attachment_routes import router as attachments
@@ -17,5 +18,7 @@ def include_all(app: FastAPI) -> None:
     from cartdesk.search.routes import router as search
     from cartdesk.web.routes import router as web
 
-    for router in (conversations, realtime, customers, attachments, search, people, brands, store, store_hooks, web):
+    for router in (
+        conversations, realtime, customers, attachments, search, people, brands, store, store_hooks, email, web,
+    ):
         app.include_router(router)

@@ -63,6 +63,14 @@ def configure(settings: Settings) -> None:
     """Register the adapters that settings ask for (app start-up and `cartdesk worker`)."""
     from cartdesk.channels.outbox import OutboxAdapter
 
+    if "email" not in settings.dev_outbox_channel_names:
+        from cartdesk.channels.email.adapter import EmailAdapter
+        from cartdesk.kit.storage import create_store
+
+        current = get("email")
+        if current is None or isinstance(current, EmailAdapter):
+            register(EmailAdapter(secret_key=settings.resolved_secret_key(), store=create_store(settings)),
+                     replace=True)
     for name in settings.dev_outbox_channel_names:
         current = get(name)
         if current is None or isinstance(current, OutboxAdapter):

@@ -653,3 +653,18 @@ def system_note(session: Session, *, conversation: Conversation, body: str, acto
         session, conversation=conversation, actor=actor, direction=Direction.internal,
         author_type=AuthorType.system, body=body, delivery_status=DeliveryStatus.not_applicable,
     )
+
+
+def send_automatic(
+    session: Session, *, conversation: Conversation, body: str, meta: dict[str, Any] | None = None,
+    actor: Actor = SYSTEM,
+) -> Message:
+    """An automatic message to the customer (an acknowledgement, a notification) through the
+    conversation's channel. Not an agent reply: no assignment, no status change, no first-response
+    time. It leaves through the same durable delivery job, after commit."""
+    message = _append_message(
+        session, conversation=conversation, actor=actor, direction=Direction.outbound, author_type=AuthorType.bot,
+        body=body, delivery_status=DeliveryStatus.queued, meta={**(meta or {}), "automatic": True},
+    )
+    jobs_service.enqueue(session, "messages.deliver", {"message_id": message.id})
+    return message

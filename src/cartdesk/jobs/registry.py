@@ -12,12 +12,29 @@ idempotent: a crash after its work but before the job is marked done re-runs it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
 
+if TYPE_CHECKING:
+    from cartdesk.config import Settings
+    from cartdesk.db.engine import Database
+
 Handler = Callable[[Session, dict[str, Any]], None]
 _HANDLERS: dict[str, Handler] = {}
+
+
+class BackgroundService(Protocol):
+    """Long-running work beside the job threads (mailbox pollers, a mail receiver)."""
+
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float = 30.0) -> None: ...
+
+
+# A factory returns None when settings leave the service off.
+ServiceFactory = Callable[["Database", "Settings"], BackgroundService | None]
+_SERVICES: dict[str, ServiceFactory] = {}
 
 
 def job(name: str) -> Callable[[Handler], Handler]:
@@ -34,3 +51,18 @@ def get_handler(name: str) -> Handler | None:
 
 def registered() -> dict[str, Handler]:
     return dict(_HANDLERS)
+
+
+def service(name: str) -> Callable[[ServiceFactory], ServiceFactory]:
+    """Register a background service; the job runner starts it with its threads
+    (in the web process, or in `cartdesk worker`) and stops it with them."""
+
+    def decorator(fn: ServiceFactory) -> ServiceFactory:
+        _SERVICES[name] = fn
+        return fn
+
+    return decorator
+
+
+def services() -> dict[str, ServiceFactory]:
+    return dict(_SERVICES)

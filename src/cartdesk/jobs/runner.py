@@ -139,6 +139,7 @@ class JobRunner:
         self._wakeup = threading.Event()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._services: list[registry.BackgroundService] = []
         self._handlers_loaded = False
         self._last_purge: datetime | None = None
         self._recurring_seen: dict[str, int] = {}
@@ -154,19 +155,40 @@ class JobRunner:
             thread = threading.Thread(target=self._loop, name=f"cartdesk-jobs-{n}", daemon=True)
             thread.start()
             self._threads.append(thread)
+        self._start_services()
         log.info("job runner %s started with %d thread(s)", self.worker_id, self.concurrency)
+
+    def _start_services(self) -> None:
+        for name, factory in registry.services().items():
+            try:
+                service = factory(self.database, self.settings)
+                if service is not None:
+                    service.start()
+                    self._services.append(service)
+            except Exception:  # one service failing to start must not stop the jobs
+                log.exception("background service %s did not start", name)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Finish the jobs in hand, then stop; a job still running at ``timeout`` is left
         to its lease (it will run again elsewhere)."""
         self._stopping.set()
         self._wakeup.set()
+        for service in self._services:
+            service.stop(timeout)
+        self._services = []
         for thread in self._threads:
             thread.join(timeout)
         self._threads = []
 
     def wake(self) -> None:
         self._wakeup.set()
+
+    def poke_services(self) -> None:
+        """Tell the background services that their configuration changed (a mailbox was added)."""
+        for service in self._services:
+            poke = getattr(service, "poke", None)
+            if poke is not None:
+                poke()
 
     @property
     def running(self) -> bool:

@@ -1,0 +1,71 @@
+"""Cartdesk's own SMTP receiver (aiosmtpd) for forwarding addresses.
+
+A mail is accepted (250) only after it was committed — filed, or quarantined with
+its error — so a sending server that gets no 250 keeps the mail and retries:
+nothing is lost on a crash. Recipients that belong to no mailbox are refused at
+RCPT (550), so we never accept mail we would have to drop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from cartdesk.channels.email import ingest
+from cartdesk.channels.email import service as email_service
+from cartdesk.db.engine import Database
+from cartdesk.kit.storage import AttachmentStore
+
+log = logging.getLogger(__name__)
+
+
+class InboundHandler:
+    def __init__(self, database: Database, *, store: AttachmentStore, limits: ingest.Limits) -> None:
+        self.database = database
+        self.store = store
+        self.limits = limits
+
+    def _known(self, address: str) -> bool:
+        with self.database.transaction(read_only=True) as session:
+            return email_service.resolve_recipient(session, addresses=[address]) is not None
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+        if not await asyncio.to_thread(self._known, address):
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        raw = envelope.original_content or envelope.content
+        try:
+            result = await asyncio.to_thread(
+                ingest.receive, self.database, raw=raw, source="smtp", store=self.store, limits=self.limits,
+                recipients=[a.lower() for a in envelope.rcpt_tos])
+        except Exception:
+            log.exception("could not store an inbound mail; the sender will retry")
+            return "451 4.3.0 Temporary failure, please try again later"
+        return f"250 OK {result.outcome}"
+
+
+class SmtpReceiver:
+    """The receiver as a background service (started beside the job runner)."""
+
+    def __init__(self, database: Database, *, host: str, port: int, store: AttachmentStore,
+                 limits: ingest.Limits) -> None:
+        self.handler = InboundHandler(database, store=store, limits=limits)
+        self.host, self.port, self.limits = host, port, limits
+        self._controller: Any = None
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self._controller = Controller(self.handler, hostname=self.host, port=self.port,
+                                      data_size_limit=self.limits.max_message_bytes)
+        self._controller.start()
+        log.info("SMTP receiver listening on %s:%s", self.host, self.port)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
