@@ -14,6 +14,8 @@ SCOPES = (
     "conversations:write",
     "customers:read",
     "customers:write",
+    "kb:read",
+    "kb:write",
     "admin",
 )
 
