@@ -32,9 +32,10 @@ def record_feedback(session: Session, *, article: Article, feedback_in: Feedback
     feedback = Feedback(article_id=article.id, language=feedback_in.language, helpful=feedback_in.helpful,
                         comment=feedback_in.comment.strip(), created_at=utcnow())
     session.add(feedback)
-    # Counted in SQL so two visitors rating at once both count.
+    # Counted in SQL so two visitors rating at once both count; updated_at is kept as is
+    # (it means "the content changed", and the search vocabulary cache keys on it).
     column = Article.helpful_count if feedback_in.helpful else Article.unhelpful_count
-    session.execute(update(Article).where(Article.id == article.id).values({column: column + 1}))
+    session.execute(update(Article).where(Article.id == article.id).values({column: column + 1, Article.updated_at: Article.updated_at}))
     session.flush()
     events_service.record(session, verb="kb.feedback", actor=VISITOR, subject_type="kb_article",
                           subject_id=article.id, brand_id=article.brand_id,
@@ -46,7 +47,7 @@ def record_feedback(session: Session, *, article: Article, feedback_in: Feedback
 def record_view(session: Session, *, article: Article, visitor: str = "", query: str = "") -> None:
     now = utcnow()
     session.add(ArticleView(brand_id=article.brand_id, article_id=article.id, created_at=now))
-    session.execute(update(Article).where(Article.id == article.id).values(view_count=Article.view_count + 1))
+    session.execute(update(Article).where(Article.id == article.id).values(view_count=Article.view_count + 1, updated_at=Article.updated_at))
     if query:
         _credit_click(session, article=article, visitor=visitor, query=query, now=now)
     session.flush()

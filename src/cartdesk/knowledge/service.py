@@ -374,3 +374,16 @@ def titles(session: Session, *, article_ids: Sequence[int], language: str) -> di
         if translation.article_id not in out or translation.language == language:
             out[translation.article_id] = translation
     return out
+
+
+def languages_by_article(session: Session, *, brand_id: int) -> dict[str, list[str]]:
+    """Published public articles' slugs with the languages each is written in (for the sitemap)."""
+    rows = session.execute(
+        select(Article.slug, ArticleTranslation.language).join(ArticleTranslation, ArticleTranslation.article_id == Article.id)
+        .where(Article.brand_id == brand_id, *visible_articles(include_internal=False))
+        .order_by(Article.slug, ArticleTranslation.language)
+    ).all()
+    out: dict[str, list[str]] = {}
+    for slug, language in rows:
+        out.setdefault(slug, []).append(language)
+    return out

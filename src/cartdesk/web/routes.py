@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from cartdesk.web.agent import auth, conversations, customers, inbox
+from cartdesk.web.helpcenter import contact as hc_contact
+from cartdesk.web.helpcenter import pages as hc_pages
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, inbox, conversations, customers):
+for module in (auth, inbox, conversations, customers, hc_pages, hc_contact):
     router.include_router(module.router)
