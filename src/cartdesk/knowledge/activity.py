@@ -83,7 +83,7 @@ def log_search(session: Session, *, brand_id: int, query: str, language: str, so
             SearchLog.brand_id == brand_id, SearchLog.visitor == visitor, SearchLog.source == source,
         ).order_by(SearchLog.id.desc()).limit(1))
         if (last is not None and last.created_at >= now - TYPING_BURST and last.clicked_article_id is None
-                and (normalized.startswith(last.normalized) or last.normalized.startswith(normalized))):
+                and _continues(query, last.query)):
             last.query, last.normalized, last.result_count, last.created_at = query[:300], normalized, result_count, now
             session.flush()
             return last
@@ -92,6 +92,12 @@ def log_search(session: Session, *, brand_id: int, query: str, language: str, so
     session.add(row)
     session.flush()
     return row
+
+
+def _continues(new: str, old: str) -> bool:
+    """One is the other with more (or fewer) letters typed: the same search in progress."""
+    a, b = " ".join(new.lower().split()), " ".join(old.lower().split())
+    return a.startswith(b) or b.startswith(a)
 
 
 def log_search_after_commit(database: Database, **fields: object) -> None:
