@@ -149,7 +149,7 @@ def test_composer_suggestions_for_the_agent(client, session: Session, brand: Bra
 def test_insights_are_for_supervisors(client, session: Session, brand: Brand, agent: User, supervisor: User,  # type: ignore[no-untyped-def]
                                       articles: dict[str, Article]) -> None:
     for q in ("gift wrap", "gift wrapping", "gift wrapping"):
-        client.get(f"/hc/{brand.slug}/en/search", params={"q": q}, headers=PAGE, cookies={})
+        client.get(f"/hc/{brand.slug}/en/search", params={"q": q}, headers=PAGE)
         client.cookies.clear()  # three different visitors
     login(client, agent)
     assert client.get("/kb/insights", headers=PAGE).status_code == 403

@@ -58,6 +58,8 @@ class Article(TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("brand_id", "slug"),
         Index("ix_kb_articles_section", "section_id", "status", "position"),
+        # The search vocabulary's freshness check: newest change per brand (knowledge/search.py).
+        Index("ix_kb_articles_brand_updated", "brand_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,7 +9,7 @@ Ranking is what rewards matching more and rarer words:
 - SQLite: FTS5's ``bm25()`` with column weights title 10, tags 5, body 1, over a
   porter/unicode61 index (stemming, diacritics folded).
 - PostgreSQL: ``ts_rank`` over a weighted tsvector (title A, tags B, body C) with
-  length normalisation, from the GIN expression index of migration 0003. This is
+  length normalisation, over a stored generated tsvector with a GIN index (migration 0003). This is
   not BM25 (PostgreSQL has none built in) but ranks the same way on our tests.
 
 Typos: a word that is not in the brand's published vocabulary is expanded with its
@@ -95,19 +95,20 @@ def _published(brand_id: int, include_internal: bool) -> list[object]:
 def vocabulary(session: Session, *, brand_id: int, include_internal: bool) -> _Vocabulary:
     """The brand's published words with their frequencies, rebuilt when articles change.
 
-    Kept per process; the stamp (count and newest change) costs one aggregate query,
-    so another process's edit is seen on the next search.
+    Kept per process; the stamp costs one index-only aggregate, so another process's
+    edit is seen on the next search.
     """
-    where = _published(brand_id, include_internal)
+    # Every content change (text, status, visibility, tags) moves the article's updated_at,
+    # so the newest updated_at and the count, both read from one index, tell when to rebuild.
     stamp = tuple(session.execute(
-        select(func.count(ArticleTranslation.id), func.max(ArticleTranslation.updated_at), func.max(Article.updated_at))
-        .join(Article, Article.id == ArticleTranslation.article_id).where(*where)
+        select(func.count(Article.id), func.max(Article.updated_at)).where(Article.brand_id == brand_id)
     ).one())
     key = (brand_id, include_internal)
     cached = _vocab_cache.get(key)
     if cached is not None and cached.stamp == stamp:
         return cached
     counts: Counter[str] = Counter()
+    where = _published(brand_id, include_internal)
     rows = session.execute(
         select(ArticleTranslation.title, ArticleTranslation.search_tags, ArticleTranslation.body_text)
         .join(Article, Article.id == ArticleTranslation.article_id).where(*where)
@@ -171,15 +172,12 @@ _SQLITE = text(
     "ORDER BY bm25(kb_fts, 10.0, 5.0, 1.0) LIMIT :limit"
 )
 
-PG_VECTOR = (
-    "setweight(to_tsvector('english', title), 'A') || setweight(to_tsvector('english', search_tags), 'B') || "
-    "setweight(to_tsvector('english', body_text), 'C')"
-)
+# search_vector: a generated column (migration 0003) weighting title A, tags B, body C.
 _POSTGRES = text(
-    f"SELECT t.id, t.article_id, t.language, ts_rank(({PG_VECTOR}), q, 1) AS score "
+    "SELECT t.id, t.article_id, t.language, ts_rank(t.search_vector, q, 1) AS score "
     "FROM kb_article_translations t JOIN kb_articles a ON a.id = t.article_id, "
     "to_tsquery('english', :tsq) AS q "
-    f"WHERE ({PG_VECTOR}) @@ q AND a.brand_id = :brand_id AND a.status = 'published' "
+    "WHERE t.search_vector @@ q AND a.brand_id = :brand_id AND a.status = 'published' "
     "AND (a.visibility = 'public' OR :internal) AND t.language IN (:lang, :fallback) "
     "ORDER BY score DESC, t.id LIMIT :limit"
 )
