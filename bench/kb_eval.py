@@ -2,7 +2,6 @@
 
     python bench/kb_eval.py                      # both sets, SQLite in a temp dir
     python bench/kb_eval.py --database-url postgresql+psycopg://postgres@127.0.0.1/kb_eval
-    python bench/kb_eval.py --hybrid             # BM25 fused with embeddings (needs the [ml] extra)
 
 Two evaluations, from ../shared/data, through the real services and search code:
 
@@ -87,16 +86,15 @@ def load(db: Database, name: str, docs: list[Doc]) -> tuple[str, dict[int, str]]
     return f"eval-{name}", labels
 
 
-def evaluate(db: Database, slug: str, labels: dict[int, str], queries: list[Query], *, hybrid: bool) -> dict:
+def evaluate(db: Database, slug: str, labels: dict[int, str], queries: list[Query]) -> dict:
     r1 = r5 = 0
     rr = 0.0
     took: list[float] = []
     with db.transaction(read_only=True) as session:
         brand = brands_service.resolve(session, ref=slug)
-        search = _hybrid_search if hybrid else lookup.search_articles
         for q in queries:
             start = time.perf_counter()
-            hits = search(session, brand=brand, q=q.text + " ", limit=10).hits
+            hits = lookup.search_articles(session, brand=brand, q=q.text + " ", limit=10).hits
             took.append(time.perf_counter() - start)
             ranks = [i for i, h in enumerate(hits, 1) if labels.get(h.article_id) == q.label]
             first = ranks[0] if ranks else None
@@ -109,18 +107,11 @@ def evaluate(db: Database, slug: str, labels: dict[int, str], queries: list[Quer
             "p50_ms": round(took[n // 2] * 1000, 2), "p95_ms": round(took[int(n * 0.95)] * 1000, 2)}
 
 
-def _hybrid_search(session, **kw):  # type: ignore[no-untyped-def]
-    from cartdesk.knowledge import semantic
-
-    return semantic.hybrid_search(session, **kw)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", help="default: a fresh SQLite file in a temp dir")
     parser.add_argument("--queries", type=int, default=500, help="held-out Bitext instructions (default 500)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--hybrid", action="store_true", help="also evaluate BM25 + embeddings (needs [ml])")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = create_database(args.database_url or f"sqlite:///{tmp}/eval.db")
@@ -129,16 +120,9 @@ def main() -> None:
         for name, (docs, queries) in {"bitext": bitext(args.queries, args.seed), "faq": faq()}.items():
             start = time.perf_counter()
             slug, labels = load(db, name, docs)
-            if args.hybrid:
-                from cartdesk.knowledge import semantic
-
-                with db.transaction() as session:
-                    semantic.index_brand(session, brand_id=brands_service.resolve(session, ref=slug).id)
             loaded = time.perf_counter() - start
-            modes = ["bm25", "hybrid"] if args.hybrid else ["bm25"]
-            for mode in modes:
-                results[f"{name}/{mode}"] = {"documents": len(docs), "load_s": round(loaded, 1),
-                                             **evaluate(db, slug, labels, queries, hybrid=mode == "hybrid")}
+            results[f"{name}/bm25"] = {"documents": len(docs), "load_s": round(loaded, 1),
+                                       **evaluate(db, slug, labels, queries)}
         db.dispose()
     print("| set / mode | docs | queries | recall@1 | recall@5 | MRR@10 | p50 ms | p95 ms |")
     print("|---|---|---|---|---|---|---|---|")
