@@ -2,6 +2,7 @@
 
     python bench/kb_eval.py                      # both sets, SQLite in a temp dir
     python bench/kb_eval.py --database-url postgresql+psycopg://postgres@127.0.0.1/kb_eval
+    python bench/kb_eval.py --hybrid             # also BM25 fused with embeddings (needs the ml extra)
 
 Two evaluations, from ../shared/data, through the real services and search code:
 
@@ -53,12 +54,14 @@ class Query:
     label: str
 
 
-def bitext(queries: int, seed: int) -> tuple[list[Doc], list[Query]]:
+def bitext(queries: int, seed: int, max_docs: int | None = None) -> tuple[list[Doc], list[Query]]:
     path = DATA / "bitext_intents" / "bitext_llm_tagged_4514_train.csv"
     rows = list(csv.DictReader(path.open(encoding="utf-8")))
     rng = random.Random(seed)
     held = set(rng.sample(range(len(rows)), queries))
     docs = [Doc(title="-", body=r["response"], label=r["intent"]) for i, r in enumerate(rows) if i not in held]
+    if max_docs is not None and max_docs < len(docs):  # embedding every response takes minutes on a CPU
+        docs = rng.sample(docs, max_docs)
     return docs, [Query(text=rows[i]["instruction"], label=rows[i]["intent"]) for i in sorted(held)]
 
 
@@ -86,7 +89,7 @@ def load(db: Database, name: str, docs: list[Doc]) -> tuple[str, dict[int, str]]
     return f"eval-{name}", labels
 
 
-def evaluate(db: Database, slug: str, labels: dict[int, str], queries: list[Query]) -> dict:
+def evaluate(db: Database, slug: str, labels: dict[int, str], queries: list[Query], *, hybrid: bool) -> dict:
     r1 = r5 = 0
     rr = 0.0
     took: list[float] = []
@@ -94,7 +97,7 @@ def evaluate(db: Database, slug: str, labels: dict[int, str], queries: list[Quer
         brand = brands_service.resolve(session, ref=slug)
         for q in queries:
             start = time.perf_counter()
-            hits = lookup.search_articles(session, brand=brand, q=q.text + " ", limit=10).hits
+            hits = lookup.search_articles(session, brand=brand, q=q.text + " ", limit=10, hybrid=hybrid).hits
             took.append(time.perf_counter() - start)
             ranks = [i for i, h in enumerate(hits, 1) if labels.get(h.article_id) == q.label]
             first = ranks[0] if ranks else None
@@ -112,17 +115,25 @@ def main() -> None:
     parser.add_argument("--database-url", help="default: a fresh SQLite file in a temp dir")
     parser.add_argument("--queries", type=int, default=500, help="held-out Bitext instructions (default 500)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--docs", type=int, help="index only this many Bitext responses (a random sample)")
+    parser.add_argument("--hybrid", action="store_true", help="also evaluate BM25 + embeddings (needs the ml extra)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = create_database(args.database_url or f"sqlite:///{tmp}/eval.db")
         upgrade(db.engine)
         results = {}
-        for name, (docs, queries) in {"bitext": bitext(args.queries, args.seed), "faq": faq()}.items():
+        for name, (docs, queries) in {"bitext": bitext(args.queries, args.seed, args.docs), "faq": faq()}.items():
             start = time.perf_counter()
             slug, labels = load(db, name, docs)
+            if args.hybrid:
+                from cartdesk.knowledge import semantic
+
+                with db.transaction() as session:
+                    semantic.index_brand(session, brand_id=brands_service.resolve(session, ref=slug).id)
             loaded = time.perf_counter() - start
-            results[f"{name}/bm25"] = {"documents": len(docs), "load_s": round(loaded, 1),
-                                       **evaluate(db, slug, labels, queries)}
+            for mode in ("bm25", "hybrid") if args.hybrid else ("bm25",):
+                results[f"{name}/{mode}"] = {"documents": len(docs), "load_s": round(loaded, 1),
+                                             **evaluate(db, slug, labels, queries, hybrid=mode == "hybrid")}
         db.dispose()
     print("| set / mode | docs | queries | recall@1 | recall@5 | MRR@10 | p50 ms | p95 ms |")
     print("|---|---|---|---|---|---|---|---|")

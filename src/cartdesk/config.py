@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # (comma-separated, e.g. "email,chat,sms,social"); `make run` sets it for the demo.
     dev_outbox_channels: str = ""
 
+    # Knowledge base: fuse BM25 with sentence embeddings (needs the `ml` extra installed)
+    kb_semantic: bool = False
+
     # Logging
     log_level: str = "INFO"
 

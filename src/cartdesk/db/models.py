@@ -14,6 +14,7 @@ from cartdesk.knowledge.models import (  # noqa: F401
     ArticleView,
     Category,
     Deflection,
+    Embedding,
     Feedback,
     RelatedArticle,
     SearchLog,

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from cartdesk.brands.models import Brand
 from cartdesk.conversations.models import AuthorType, Message
-from cartdesk.knowledge import search
+from cartdesk.knowledge import search, semantic
 from cartdesk.knowledge.models import Article, ArticleTranslation
 from cartdesk.knowledge.schemas import SearchHit, SearchResults
 
@@ -36,16 +36,22 @@ def _marked(text: str, spans: list[tuple[int, int]]) -> str:
 
 def search_articles(
     session: Session, *, brand: Brand, q: str, language: str | None = None, include_internal: bool = False,
-    limit: int = 8,
+    limit: int = 8, hybrid: bool | None = None,
 ) -> SearchResults:
+    """BM25, fused with semantic search when that is on (``hybrid`` None: as configured)."""
     language = language or brand.default_language
     query = search.parse(q)
     if query.empty:
         return SearchResults(query=q, language=language, hits=[])
     vocab = search.vocabulary(session, brand_id=brand.id, include_internal=include_internal)
     query = search.expand_typos(query, vocab)
+    fused = semantic.enabled() if hybrid is None else hybrid
     found = search.candidates(session, query=query, brand_id=brand.id, language=language,
-                              fallback=brand.default_language, include_internal=include_internal, limit=limit)
+                              fallback=brand.default_language, include_internal=include_internal,
+                              limit=semantic.CANDIDATES if fused else limit)
+    if fused:
+        found = _fuse(session, found, brand=brand, q=q, language=language, include_internal=include_internal,
+                      limit=limit)
     if not found:
         return SearchResults(query=q, language=language, hits=[], expansions=list(query.expansions))
     rows = {
@@ -64,6 +70,19 @@ def search_articles(
             visibility=article.visibility, url=article_path(brand.slug, language, article.slug),
         ))
     return SearchResults(query=q, language=language, hits=hits, expansions=list(query.expansions))
+
+
+def _fuse(session: Session, found: list[search.Candidate], *, brand: Brand, q: str, language: str,
+          include_internal: bool, limit: int) -> list[search.Candidate]:
+    near = semantic.nearest(session, brand_id=brand.id, text=q, language=language, fallback=brand.default_language,
+                            include_internal=include_internal)
+    by_article = {c.article_id: c for c in found}
+    for tid, aid, lang in near:
+        by_article.setdefault(aid, search.Candidate(translation_id=tid, article_id=aid, language=lang, score=0.0))
+    scores = semantic.fuse([c.article_id for c in found], [aid for _, aid, _ in near])
+    ranked = sorted(scores, key=lambda aid: (-scores[aid], aid))[:limit]
+    return [search.Candidate(translation_id=by_article[a].translation_id, article_id=a,
+                             language=by_article[a].language, score=scores[a]) for a in ranked]
 
 
 def latest_customer_text(session: Session, *, conversation_id: int) -> str:

@@ -15,7 +15,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cartdesk.db.base import Base, TimestampMixin
@@ -179,4 +179,21 @@ class Deflection(Base):
     brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
     article_id: Mapped[int | None] = mapped_column(ForeignKey("kb_articles.id", ondelete="SET NULL"))
     query: Mapped[str] = mapped_column(String(1000), default="")
+    created_at: Mapped[datetime]
+
+
+class Embedding(Base):
+    """A translation's sentence embedding (semantic search, the ``[ml]`` extra): float32
+    values as bytes, normalised to unit length; ``version`` is the translation's version
+    it was computed from, so a stale vector is recomputed, never used."""
+
+    __tablename__ = "kb_embeddings"
+    __table_args__ = (Index("ix_kb_embeddings_brand", "brand_id"),)
+
+    translation_id: Mapped[int] = mapped_column(
+        ForeignKey("kb_article_translations.id", ondelete="CASCADE"), primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
+    model: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int]
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]

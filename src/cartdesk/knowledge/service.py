@@ -18,9 +18,10 @@ from cartdesk.brands import service as brands_service
 from cartdesk.brands.models import Brand
 from cartdesk.events import service as events_service
 from cartdesk.events.schemas import Actor
+from cartdesk.jobs import service as jobs_service
 from cartdesk.kit.clock import utcnow
 from cartdesk.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from cartdesk.knowledge import content
+from cartdesk.knowledge import content, semantic
 from cartdesk.knowledge.models import (
     Article,
     ArticleStatus,
@@ -295,6 +296,9 @@ def _write_translation(session: Session, *, principal: Principal, article: Artic
                                title=translation.title, body_md=translation.body_md, author_id=principal.user_id,
                                created_at=now))
     session.flush()
+    if semantic.enabled():  # the embedding is computed by a job, after commit, off the request
+        jobs_service.enqueue(session, "kb.embed", {"translation_id": translation.id},
+                             dedupe_key=f"kb.embed:{translation.id}:{translation.version}")
     return translation
 
 

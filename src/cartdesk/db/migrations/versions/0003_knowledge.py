@@ -172,6 +172,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_kb_deflections"),
     )
     op.create_index("ix_kb_deflections_brand_time", "kb_deflections", ["brand_id", "created_at"])
+    op.create_table(
+        "kb_embeddings",
+        sa.Column("translation_id", sa.Integer(), nullable=False),
+        sa.Column("brand_id", sa.Integer(), nullable=False),
+        sa.Column("model", sa.String(length=100), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("vector", sa.LargeBinary(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["translation_id"], ["kb_article_translations.id"], ondelete="CASCADE",
+                                name="fk_kb_embeddings_translation_id_kb_article_translations"),
+        sa.ForeignKeyConstraint(["brand_id"], ["brands.id"], name="fk_kb_embeddings_brand_id_brands"),
+        sa.PrimaryKeyConstraint("translation_id", name="pk_kb_embeddings"),
+    )
+    op.create_index("ix_kb_embeddings_brand", "kb_embeddings", ["brand_id"])
     _create_search_index()
 
 
@@ -221,6 +235,6 @@ def downgrade() -> None:
         op.execute("DROP TABLE IF EXISTS kb_fts")
     else:
         op.execute("DROP INDEX IF EXISTS ix_kb_article_translations_fts")
-    for table in ("kb_deflections", "kb_searches", "kb_article_views", "kb_feedback", "kb_related_articles",
+    for table in ("kb_embeddings", "kb_deflections", "kb_searches", "kb_article_views", "kb_feedback", "kb_related_articles",
                   "kb_article_versions", "kb_article_translations", "kb_articles", "kb_categories"):
         op.drop_table(table)
