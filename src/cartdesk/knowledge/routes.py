@@ -26,6 +26,7 @@ from cartdesk.knowledge.schemas import (
     CategoryCreate,
     CategoryRead,
     FeedbackIn,
+    FeedbackRead,
     LocalizedArticle,
     SearchResults,
     TranslationIn,
@@ -61,6 +62,7 @@ def _language(value: str) -> str:
 
 @router.get("/categories", response_model=list[CategoryRead], summary="Categories and sections of a brand")
 def list_categories(session: DbSession, principal: KbRead, brand: str | None = None) -> list[CategoryRead]:
+    """Top-level categories have ``parent_id`` null; sections point at their category."""
     found = brands_service.resolve(session, ref=brand)
     return [CategoryRead.model_validate(c) for c in service.list_categories(session, brand_id=found.id)]
 
@@ -68,6 +70,7 @@ def list_categories(session: DbSession, principal: KbRead, brand: str | None = N
 @router.post("/categories", response_model=CategoryRead, status_code=status.HTTP_201_CREATED,
              summary="Create a category, or a section with parent_id")
 def create_category(body: CategoryCreate, session: DbSession, principal: KbWrite) -> CategoryRead:
+    """Supervisors and admins only. The slug is made from the name when omitted; unique per brand."""
     service.check_can_write(principal)
     return CategoryRead.model_validate(service.create_category(session, actor=principal.actor, category_in=body))
 
@@ -78,6 +81,7 @@ def list_articles(
     status_: Annotated[ArticleStatus | None, Query(alias="status")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> list[ArticleRead]:
+    """Every status and visibility, ordered by position; filter by section or status."""
     found = brands_service.resolve(session, ref=brand)
     articles = service.list_articles(session, brand_id=found.id, section_id=section, status=status_,
                                      include_internal=True, include_unpublished=True, limit=limit)
@@ -87,12 +91,14 @@ def list_articles(
 @router.post("/articles", response_model=ArticleRead, status_code=status.HTTP_201_CREATED,
              summary="Write an article (its default-language text comes with it)")
 def create_article(body: ArticleCreate, session: DbSession, principal: KbWrite) -> ArticleRead:
+    """Markdown is rendered to sanitised HTML; the first version is recorded. Supervisors and admins only."""
     return _read(session, service.create_article(session, principal=principal, article_in=body))
 
 
 @router.get("/articles/{article_id}", response_model=LocalizedArticle,
             summary="An article in a language, falling back to its default language")
 def get_article(article_id: int, session: DbSession, principal: KbRead, lang: str | None = None) -> LocalizedArticle:
+    """``lang`` picks the translation; a missing one falls back (pt-BR → pt → default) and says so."""
     article = service.get_or_raise(session, article_id=article_id)
     language = _language(lang) if lang else article.default_language
     translation, fallback = service.localized(session, article=article, language=language)
@@ -103,6 +109,7 @@ def get_article(article_id: int, session: DbSession, principal: KbRead, lang: st
 @router.patch("/articles/{article_id}", response_model=ArticleRead,
               summary="Publish, archive, move, retag or relate an article")
 def update_article(article_id: int, body: ArticleUpdate, session: DbSession, principal: KbWrite) -> ArticleRead:
+    """Status changes are events (kb.article.published / archived); related links are kept both ways."""
     article = service.get_or_raise(session, article_id=article_id)
     return _read(session, service.update_article(session, principal=principal, article=article, article_in=body))
 
@@ -111,6 +118,7 @@ def update_article(article_id: int, body: ArticleUpdate, session: DbSession, pri
             summary="Write an article's text in one language (a new version each time)")
 def put_translation(article_id: int, language: str, body: TranslationIn, session: DbSession,
                     principal: KbWrite) -> TranslationRead:
+    """Creates the language or replaces its text; every save is a new version in the history."""
     article = service.get_or_raise(session, article_id=article_id)
     translation = service.save_translation(session, principal=principal, article=article, language=language,
                                            translation_in=body)
@@ -119,6 +127,7 @@ def put_translation(article_id: int, language: str, body: TranslationIn, session
 
 @router.get("/articles/{article_id}/versions", response_model=list[VersionRead], summary="Version history")
 def list_versions(article_id: int, session: DbSession, principal: KbRead, lang: str | None = None) -> list[VersionRead]:
+    """Oldest first, per language; ``lang`` limits it to one."""
     service.get_or_raise(session, article_id=article_id)
     return [VersionRead.model_validate(v) for v in service.versions(session, article_id=article_id, language=lang)]
 
@@ -138,9 +147,10 @@ def search(
                                   include_internal=internal, limit=limit)
 
 
-@router.post("/articles/{article_id}/feedback", status_code=status.HTTP_201_CREATED,
+@router.post("/articles/{article_id}/feedback", status_code=status.HTTP_201_CREATED, response_model=FeedbackRead,
              responses=error_responses(404, 422), summary="Did this article help? (no token needed)")
 def feedback(article_id: int, body: FeedbackIn, session: DbSession) -> dict[str, object]:
+    """For published public articles; counts towards the article's helpful / not helpful totals."""
     article = service.get_or_raise(session, article_id=article_id, include_internal=False, include_unpublished=False)
     row = activity.record_feedback(session, article=article, feedback_in=body)
     return {"id": row.id, "article_id": article.id, "helpful": row.helpful}

@@ -176,3 +176,9 @@ class FeedbackIn(BaseModel):
     language: str = "en"
 
     _lang = field_validator("language")(classmethod(lambda cls, v: check_language(v)))
+
+
+class FeedbackRead(BaseModel):
+    id: int
+    article_id: int
+    helpful: bool
