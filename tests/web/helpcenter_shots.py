@@ -21,7 +21,8 @@ from cartdesk.demo.people import USERS
 from tests.web.live import CHROMIUM, CHROMIUM_ARGS, Store, live_server, require_chromium
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-FOR_DOCS = ("helpcenter-home.png", "helpcenter-article.png", "helpcenter-contact.png", "kb-insights.png")
+FOR_DOCS = ("helpcenter-home.png", "helpcenter-article.png", "helpcenter-contact.png", "kb-insights.png",
+            "conversation-kb-assist.png")
 SUPERVISOR = next(u for u in USERS if u.key == "supervisor")
 
 
@@ -72,6 +73,9 @@ def take(out: Path) -> list[Path]:
         page.wait_for_url(live.url + "/")
         page.goto(live.url + "/kb/insights")
         shot("kb-insights.png", full=True)
+        page.goto(live.url + "/conversations/3")
+        expect(page.locator("#kb-assist .kb-assist-item").first).to_be_visible()
+        shot("conversation-kb-assist.png")
         browser.close()
     return shots
 

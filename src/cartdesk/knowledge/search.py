@@ -9,7 +9,8 @@ Ranking is what rewards matching more and rarer words:
 - SQLite: FTS5's ``bm25()`` with column weights title 10, tags 5, body 1, over a
   porter/unicode61 index (stemming, diacritics folded).
 - PostgreSQL: ``ts_rank`` over a weighted tsvector (title A, tags B, body C) with
-  length normalisation, over a stored generated tsvector with a GIN index (migration 0003). This is
+  length normalisation, over a stored generated tsvector with a GIN index (migration 0003);
+  articles holding every word are ranked alone first when there are enough (see ``_postgres``). This is
   not BM25 (PostgreSQL has none built in) but ranks the same way on our tests.
 
 Typos: a word that is not in the brand's published vocabulary is expanded with its
@@ -153,12 +154,14 @@ def fts5_match(query: Query) -> str:
     return " OR ".join(phrases)
 
 
-def tsquery(query: Query) -> str:
-    """``a | b | c:*`` for to_tsquery; words are ``\\w`` runs, so they need no quoting
-    beyond the single quotes that make each one a literal lexeme."""
+def tsquery(query: Query, *, every: bool = False) -> str:
+    """``a | b | c:*`` for to_tsquery (``a & b & c:*`` with ``every``); words are ``\\w`` runs,
+    so they need no quoting beyond the single quotes that make each one a literal lexeme."""
     parts = [f"'{w}'" for w in query.words]
     if query.prefix:
         parts[-1] += ":*"
+    if every:
+        return " & ".join(parts)
     parts += [f"'{w}'" for w in query.expansions]
     return " | ".join(parts)
 
@@ -197,7 +200,7 @@ def candidates(
         rows: Sequence[Row[tuple[int, int, str, float]]] = session.execute(
             _SQLITE, {**params, "match": fts5_match(query)}).all()
     else:
-        rows = session.execute(_POSTGRES, {**params, "tsq": tsquery(query)}).all()
+        rows = _postgres(session, query, params)
     best: dict[int, Candidate] = {}
     for tid, aid, lang, score in rows:
         seen = best.get(aid)
@@ -205,6 +208,18 @@ def candidates(
             best[aid] = Candidate(translation_id=tid, article_id=aid, language=lang,
                                   score=max(float(score), seen.score if seen else float("-inf")))
     return sorted(best.values(), key=lambda c: (-c.score, c.article_id))[:limit]
+
+
+def _postgres(session: Session, query: Query, params: dict[str, object]) -> Sequence[Row[tuple[int, int, str, float]]]:
+    """ts_rank reads the stored vector of every match, and an OR of common words matches
+    most long articles (~18 ms for 2,400 of them). Articles with every word are ranked
+    first and alone when there are enough of them (a page and a half); only otherwise
+    is the OR query run. With typo expansions the OR query is the only one that fits."""
+    if len(query.words) > 1 and not query.expansions:
+        rows = session.execute(_POSTGRES, {**params, "tsq": tsquery(query, every=True)}).all()
+        if len(rows) >= int(params["limit"]) * 3 // 4:  # type: ignore[call-overload]
+            return rows
+    return session.execute(_POSTGRES, {**params, "tsq": tsquery(query)}).all()
 
 
 _SNIPPET_WIDTH = 160

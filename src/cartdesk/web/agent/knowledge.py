@@ -25,11 +25,12 @@ router = APIRouter(prefix="/kb")
 @router.get("/assist/{conversation_id}")
 def assist(request: Request, conversation_id: int, session: DbSession, principal: AgentPrincipal,
            q: str = "") -> Response:
-    """Articles for the customer's latest message (or what the agent typed in the panel's box),
+    """Articles for the subject and the customer's latest message (or what the agent typed in the box),
     internal playbooks included, with links to the public pages for the reply."""
     conversation = conversations_service.get_or_raise(session, conversation_id=conversation_id, principal=principal)
     brand = brands_service.get_or_raise(session, brand_id=conversation.brand_id)
-    text = q.strip() or lookup.latest_customer_text(session, conversation_id=conversation.id) or conversation.subject
+    # The subject says what the case is about; the latest message what is asked now.
+    text = q.strip() or f"{conversation.subject} {lookup.latest_customer_text(session, conversation_id=conversation.id)}"
     language = conversation.customer.language or brand.default_language
     results = lookup.search_articles(session, brand=brand, q=text[:500] + " ", language=language,
                                      include_internal=True, limit=4)
