@@ -158,3 +158,13 @@ def test_insights_are_for_supervisors(client, session: Session, brand: Brand, ag
     page = client.get(f"/kb/insights?brand={brand.slug}", headers=PAGE)
     assert page.status_code == 200
     assert "gift wrapping" in page.text and "also: gift wrap" in page.text
+
+
+def test_page_words_follow_the_language(client, brand: Brand, articles: dict[str, Article]) -> None:  # type: ignore[no-untyped-def]
+    spanish = client.get(f"/hc/{brand.slug}/es/articles/return-an-item", headers=PAGE).text
+    assert "¿Te ha resultado útil este artículo?" in spanish
+    assert "Este artículo aún no está disponible en Español; aquí lo tienes en English." in spanish
+    regional = client.get(f"/hc/{brand.slug}/nl-BE", headers=PAGE).text
+    assert "Waarmee kunnen we helpen?" in regional  # nl-BE → nl
+    german = client.get(f"/hc/{brand.slug}/de", headers=PAGE).text
+    assert "How can we help?" in german  # no German words yet: English, like a missing article

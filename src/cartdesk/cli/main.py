@@ -2,7 +2,7 @@
 
 import typer
 
-from cartdesk.cli import data, demo, server, users
+from cartdesk.cli import data, demo, kb, server, users
 from cartdesk.cli.common import FriendlyGroup
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app.command()(server.worker)
 app.command()(demo.demo)
 app.add_typer(users.user_app, name="user")
 app.add_typer(users.token_app, name="token")
+app.add_typer(kb.kb_app, name="kb")
 app.command("export")(data.export)
 app.command("import")(data.import_)
 

@@ -14,6 +14,7 @@ from cartdesk.brands.models import Brand
 from cartdesk.kit.errors import NotFound
 from cartdesk.knowledge.models import Article, ArticleStatus, ArticleTranslation, Visibility
 from cartdesk.knowledge.schemas import LANGUAGE
+from cartdesk.web.helpcenter.strings import translator
 from cartdesk.web.security import csrf_token
 from cartdesk.web.templating import is_htmx
 
@@ -75,6 +76,7 @@ def render(request: Request, name: str, brand: Brand, language: str, context: di
         "LANGUAGE_NAMES": LANGUAGE_NAMES,
         "languages": [language],
         "alternates": {},
+        "t": translator(language),
     }
     ctx.update(context or {})
     response = request.app.state.templates.TemplateResponse(request, name, ctx, status_code=status_code)

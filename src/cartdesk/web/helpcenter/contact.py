@@ -60,7 +60,7 @@ def resolved(request: Request, brand_slug: str, lang: str, session: DbSession,
         raise NotFound(f"Article {article_id} does not exist.", details={"id": article_id})
     activity.record_deflection(session, brand_id=brand.id, article_id=article.id, query=text)
     translation, _ = kb_service.localized(session, article=article, language=lang)
-    return render(request, "helpcenter/_resolved.html", brand, lang, {"article": article, "t": translation})
+    return render(request, "helpcenter/_resolved.html", brand, lang, {"article": article, "tr": translation})
 
 
 @router.post("/hc/{brand_slug}/{lang}/contact")

@@ -125,7 +125,7 @@ def article_page(request: Request, brand_slug: str, lang: str, slug: str, sessio
     related = kb_service.related_articles(session, article=article)
     langs = [t.language for t in kb_service.translations(session, article_id=article.id)]
     return render(request, "helpcenter/article.html", brand, lang, {
-        "article": article, "t": translation, "fallback": fallback,
+        "article": article, "tr": translation, "fallback": fallback,
         "section_name": kb_service.category_name(section, lang)[0] if section else "",
         "parent": parent, "parent_name": kb_service.category_name(parent, lang)[0] if parent else "",
         "related": related, "titles": kb_service.titles(session, article_ids=[a.id for a in related], language=lang),
