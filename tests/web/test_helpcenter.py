@@ -168,3 +168,37 @@ def test_page_words_follow_the_language(client, brand: Brand, articles: dict[str
     assert "Waarmee kunnen we helpen?" in regional  # nl-BE → nl
     german = client.get(f"/hc/{brand.slug}/de", headers=PAGE).text
     assert "How can we help?" in german  # no German words yet: English, like a missing article
+
+
+def test_supervisor_writes_articles_in_the_app(client, session: Session, brand: Brand, agent: User,  # type: ignore[no-untyped-def]
+                                               supervisor: User, articles: dict[str, Article]) -> None:
+    from tests.web.conftest import csrf_of
+
+    token = login(client, agent)
+    listing = client.get(f"/kb/articles?brand={brand.slug}", headers=PAGE)
+    assert "Carrier claim playbook" in listing.text and "New article" not in listing.text
+    refused = client.post(f"/kb/articles/{articles['returns'].id}", headers=PAGE, data={
+        "csrf_token": token, "title": "Hijacked", "body_md": "x", "section_id": str(articles["returns"].section_id),
+        "status": "published", "visibility": "public"})
+    assert refused.status_code == 403 and "needs a supervisor" in refused.text
+    client.cookies.clear()
+    login(client, supervisor)
+    form = client.get(f"/kb/articles/new?brand={brand.slug}", headers=PAGE)
+    token = csrf_of(form.text)
+    created = client.post("/kb/articles", headers=PAGE, follow_redirects=False, data={
+        "csrf_token": token, "title": "Gift wrapping", "body_md": "We wrap any order for **$4.95**.",
+        "section_id": str(articles["returns"].section_id), "status": "published", "visibility": "public",
+        "tags": "gift, wrapping"})
+    assert created.status_code == 303
+    article_id = int(created.headers["location"].rsplit("/", 1)[1])
+    edited = client.post(f"/kb/articles/{article_id}", headers=PAGE, follow_redirects=False, data={
+        "csrf_token": token, "title": "Gift wrapping", "body_md": "We wrap any order for **$5**.",
+        "section_id": str(articles["returns"].section_id), "status": "published", "visibility": "public",
+        "tags": "gift"})
+    assert edited.status_code == 303
+    assert [v.body_md for v in kb_service.versions(session, article_id=article_id)] == [
+        "We wrap any order for **$4.95**.", "We wrap any order for **$5**."]
+    assert "<strong>$5</strong>" in client.get(f"/hc/{brand.slug}/en/articles/gift-wrapping", headers=PAGE).text
+    bad = client.post("/kb/articles", headers=PAGE, data={
+        "csrf_token": token, "title": "", "body_md": "", "section_id": "", "status": "draft", "visibility": "public"})
+    assert bad.status_code == 422 and "Check the title" in bad.text
