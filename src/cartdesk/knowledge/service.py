@@ -144,7 +144,7 @@ def list_articles(
         stmt = stmt.where(Article.section_id == section_id)
     if status is not None:
         stmt = stmt.where(Article.status == status)
-    return session.scalars(stmt.order_by(Article.position, Article.id).limit(limit)).all()
+    return session.scalars(stmt.order_by(Article.section_id, Article.position, Article.id).limit(limit)).all()
 
 
 def _check_language_field(language: str, *, field: str) -> None:
