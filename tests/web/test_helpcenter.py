@@ -202,3 +202,19 @@ def test_supervisor_writes_articles_in_the_app(client, session: Session, brand: 
     bad = client.post("/kb/articles", headers=PAGE, data={
         "csrf_token": token, "title": "", "body_md": "", "section_id": "", "status": "draft", "visibility": "public"})
     assert bad.status_code == 422 and "Check the title" in bad.text
+
+
+def test_public_forms_are_throttled_per_address(client, session: Session, brand: Brand,  # type: ignore[no-untyped-def]
+                                                articles: dict[str, Article]) -> None:
+    url = f"/hc/{brand.slug}/en/contact"
+    data = {"name": "Spam", "email": "spam@example.org", "subject": "Hi", "body": "Buy now"}
+    codes = [client.post(url, data=data, headers=PAGE).status_code for _ in range(6)]
+    assert codes == [200] * 5 + [429]
+    assert session.scalar(select(func.count()).select_from(Conversation)) == 5
+    for _ in range(125):
+        client.post(f"/hc/{brand.slug}/en/articles/return-an-item/view", data={})
+    session.expire_all()
+    assert session.get(Article, articles["returns"].id).view_count == 120  # beyond the cap: not counted
+    api = [client.post(f"/api/v1/kb/articles/{articles['track'].id}/feedback", json={"helpful": True}).status_code
+           for _ in range(31)]
+    assert api[-1] == 429 and api[:30] == [201] * 30

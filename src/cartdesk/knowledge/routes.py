@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
 
 from cartdesk.auth.deps import optional_principal, require_scope
 from cartdesk.auth.schemas import Principal
 from cartdesk.brands import service as brands_service
 from cartdesk.db.deps import DbSession
+from cartdesk.kit import throttle
 from cartdesk.kit.openapi import error_responses
 from cartdesk.knowledge import activity, lookup, service
 from cartdesk.knowledge.models import Article, ArticleStatus
@@ -148,9 +149,11 @@ def search(
 
 
 @router.post("/articles/{article_id}/feedback", status_code=status.HTTP_201_CREATED, response_model=FeedbackRead,
-             responses=error_responses(404, 422), summary="Did this article help? (no token needed)")
-def feedback(article_id: int, body: FeedbackIn, session: DbSession) -> dict[str, object]:
-    """For published public articles; counts towards the article's helpful / not helpful totals."""
+             responses=error_responses(404, 422, 429), summary="Did this article help? (no token needed)")
+def feedback(article_id: int, body: FeedbackIn, session: DbSession, request: Request) -> dict[str, object]:
+    """For published public articles; counts towards the article's helpful / not helpful totals.
+    Without a token it is open to anyone, so one address may send 30 in 10 minutes (then 429)."""
+    throttle.check(request, "feedback")
     article = service.get_or_raise(session, article_id=article_id, include_internal=False, include_unpublished=False)
     row = activity.record_feedback(session, article=article, feedback_in=body)
     return {"id": row.id, "article_id": article.id, "helpful": row.helpful}

@@ -14,6 +14,7 @@ from cartdesk.conversations.schemas import ConversationCreate
 from cartdesk.db.deps import DbSession
 from cartdesk.db.session import on_commit
 from cartdesk.events.schemas import Actor
+from cartdesk.kit import throttle
 from cartdesk.kit.errors import NotFound
 from cartdesk.knowledge import activity, lookup
 from cartdesk.knowledge import service as kb_service
@@ -54,6 +55,7 @@ def resolved(request: Request, brand_slug: str, lang: str, session: DbSession,
     """"This answered my question": the visitor leaves without writing to us; that is a deflection."""
     brand = brand_or_404(session, brand_slug)
     check_language(lang)
+    throttle.check(request, "deflect")
     article = kb_service.get_or_raise(session, article_id=article_id, include_internal=False,
                                       include_unpublished=False)
     if article.brand_id != brand.id:
@@ -70,6 +72,7 @@ def submit(request: Request, brand_slug: str, lang: str, session: DbSession,
            ) -> Response:
     brand = brand_or_404(session, brand_slug)
     check_language(lang)
+    throttle.check(request, "contact")
     form = {"name": name.strip(), "email": email.strip(), "subject": subject.strip(), "body": body.strip()}
     errors: dict[str, str] = {}
     if not form["body"]:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from cartdesk.brands import service as brands_service
 from cartdesk.db.deps import DbSession
 from cartdesk.db.session import on_commit
+from cartdesk.kit import throttle
 from cartdesk.kit.errors import NotFound
 from cartdesk.knowledge import activity, lookup
 from cartdesk.knowledge import service as kb_service
@@ -163,7 +164,8 @@ def view_beacon(request: Request, brand_slug: str, lang: str, slug: str, session
                 q: Annotated[str, Form()] = "") -> Response:
     """Sent by the page's script once it is shown: counts people, not crawlers or prefetches."""
     article = _public_article_or_404(session, brand_slug, slug)
-    activity.record_view(session, article=article, visitor=visitor_id(request), query=q[:300])
+    if throttle.throttle(request).allow("view", request.client.host if request.client else None):
+        activity.record_view(session, article=article, visitor=visitor_id(request), query=q[:300])
     return Response(status_code=204)
 
 
@@ -173,6 +175,7 @@ def feedback(request: Request, brand_slug: str, lang: str, slug: str, session: D
              feedback_id: Annotated[int | None, Form()] = None) -> Response:
     """Yes/no first; a "no" is asked what was missing, and the comment joins that same answer."""
     check_language(lang)
+    throttle.check(request, "feedback")
     article = _public_article_or_404(session, brand_slug, slug)
     brand = brand_or_404(session, brand_slug)
     if feedback_id is not None:
