@@ -29,6 +29,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     from cartdesk.jobs.runner import JobRunner
 
     channels_registry.configure(settings)
+    from cartdesk.knowledge import semantic
+
+    semantic.configure(settings)
 
     runner = JobRunner(database, settings=settings)
     database.configure_info(event_sinks=[hub.publish_events], job_wakeup=runner.wake)

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     email_smtp_listen: str = ""  # e.g. "0.0.0.0:2525" for forwarding addresses
     email_max_message_bytes: int = 40 * 1024 * 1024
 
+    # Knowledge base: fuse BM25 with sentence embeddings (needs the `ml` extra installed)
+    kb_semantic: bool = False
+
     # Logging
     log_level: str = "INFO"
 

@@ -14,11 +14,13 @@ def include_all(app: FastAPI) -> None:
     from cartdesk.conversations.attachment_routes import router as attachments
     from cartdesk.conversations.routes import router as conversations
     from cartdesk.customers.routes import router as customers
+    from cartdesk.knowledge.routes import router as knowledge
     from cartdesk.realtime.routes import router as realtime
     from cartdesk.search.routes import router as search
     from cartdesk.web.routes import router as web
 
     for router in (
-        conversations, realtime, customers, attachments, search, people, brands, store, store_hooks, email, web,
+        conversations, realtime, customers, attachments, search, people, brands, store, store_hooks, email,
+        knowledge, web,
     ):
         app.include_router(router)

@@ -16,6 +16,8 @@ SCOPES = (
     "customers:write",
     "orders:read",
     "orders:write",
+    "kb:read",
+    "kb:write",
     "admin",
 )
 

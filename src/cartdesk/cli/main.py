@@ -2,7 +2,7 @@
 
 import typer
 
-from cartdesk.cli import data, demo, email, server, store, users
+from cartdesk.cli import data, demo, email, kb, server, store, users
 from cartdesk.cli.common import FriendlyGroup
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app.command()(demo.demo)
 app.add_typer(users.user_app, name="user")
 app.add_typer(users.token_app, name="token")
 app.add_typer(email.email_app, name="email")
+app.add_typer(kb.kb_app, name="kb")
 app.command("export")(data.export)
 app.command("import")(data.import_)
 app.add_typer(store.store_app, name="store")

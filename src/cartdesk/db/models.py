@@ -25,5 +25,17 @@ from cartdesk.customers.models import Customer, CustomerIdentity  # noqa: F401
 from cartdesk.db.base import Base
 from cartdesk.events.models import Event  # noqa: F401
 from cartdesk.jobs.models import Job  # noqa: F401
+from cartdesk.knowledge.models import (  # noqa: F401
+    Article,
+    ArticleTranslation,
+    ArticleVersion,
+    ArticleView,
+    Category,
+    Deflection,
+    Embedding,
+    Feedback,
+    RelatedArticle,
+    SearchLog,
+)
 
 metadata = Base.metadata

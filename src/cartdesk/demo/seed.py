@@ -21,7 +21,7 @@ from cartdesk.auth.models import User
 from cartdesk.brands.models import Brand
 from cartdesk.conversations.models import Conversation
 from cartdesk.db.engine import Database
-from cartdesk.demo import bulk, loading, replay, store
+from cartdesk.demo import bulk, knowledge, loading, replay, store
 from cartdesk.demo.history import Backdater
 from cartdesk.demo.people import BRANDS, CUSTOMERS, DEMO_EMAIL_DOMAIN
 from cartdesk.demo.plans import CURATED_AGES, CURATED_WEIGHTS, OUTCOMES, Person, Plan, build
@@ -135,6 +135,13 @@ def seed(
         clock = Backdater(session)
         cast = replay.create_staff(session, clock, at=opened_at)
         replay.create_customers(session, clock, cast, first_seen=first_seen)
+
+    on_phase("help center")
+    with database.transaction() as session:
+        clock = Backdater(session)
+        cast = replay.load_cast(session)
+        written = knowledge.seed(session, clock, cast, at=opened_at + timedelta(days=2))
+        knowledge.simulate_activity(session, clock, cast, written, rng=random.Random(seed), now=now)
 
     if bulk_count:
         on_phase("bulk conversations")

@@ -1,0 +1,1 @@
+"""Knowledge base: articles, translations, search, and what the help center records."""
