@@ -60,8 +60,17 @@ def names() -> list[str]:
 
 
 def configure(settings: Settings) -> None:
-    """Register the adapters that settings ask for (app start-up and `cartdesk worker`)."""
+    """Register the adapters that settings ask for (app start-up and `cartdesk worker`).
+
+    Real adapters come first, so a dev outbox never shadows a connected channel
+    (``chat`` in ``CARTDESK_DEV_OUTBOX_CHANNELS`` is ignored: live chat needs no provider).
+    """
+    from cartdesk.channels.chat.adapter import ChatAdapter
     from cartdesk.channels.outbox import OutboxAdapter
+
+    current = get(ChatAdapter.name)
+    if current is None or isinstance(current, OutboxAdapter):
+        register(ChatAdapter(), replace=True)
 
     for name in settings.dev_outbox_channel_names:
         current = get(name)

@@ -653,3 +653,14 @@ def system_note(session: Session, *, conversation: Conversation, body: str, acto
         session, conversation=conversation, actor=actor, direction=Direction.internal,
         author_type=AuthorType.system, body=body, delivery_status=DeliveryStatus.not_applicable,
     )
+
+
+def send_system_message(session: Session, *, conversation: Conversation, body: str, channel: str) -> Message:
+    """An automatic message to the customer (a chat transcript), sent through ``channel``'s
+    adapter by the delivery job after commit, like an agent's reply."""
+    message = _append_message(
+        session, conversation=conversation, actor=SYSTEM, direction=Direction.outbound,
+        author_type=AuthorType.system, body=body, channel=channel, delivery_status=DeliveryStatus.queued,
+    )
+    jobs_service.enqueue(session, "messages.deliver", {"message_id": message.id})
+    return message

@@ -2,6 +2,7 @@
 
 from cartdesk.auth.models import ApiToken, Team, TeamMember, User  # noqa: F401
 from cartdesk.brands.models import Brand  # noqa: F401
+from cartdesk.channels.chat.models import ChatLogEntry, ChatUpload, ChatVisitor, ChatWidgetSettings  # noqa: F401
 from cartdesk.conversations.models import Attachment, Conversation, ConversationTag, Message, Tag  # noqa: F401
 from cartdesk.customers.models import Customer, CustomerIdentity  # noqa: F401
 from cartdesk.db.base import Base
