@@ -78,7 +78,7 @@ def frames_until(ws: Any, wanted: Callable[[dict[str, Any]], bool], *, seconds: 
             frames.append(frame)
             if wanted(frame):
                 return frames
-        time.sleep(0.02)
+        time.sleep(0.15)  # pings are frames too: stay under the socket's 10/s control limit
     raise AssertionError(f"the expected frame never came; got {frames}")
 
 

@@ -21,9 +21,24 @@ from tests.factories.auth import auth_header
 from tests.factories.chat import start_visitor
 
 
-def _say(ws: Any, client_id: str, body: str) -> dict[str, Any]:
+def _say(ws: Any, client_id: str, body: str, seen: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Send a message and return its ack (or error); frames that came first go to ``seen``."""
     ws.send_json({"type": "message", "client_id": client_id, "body": body})
-    return frames_until(ws, lambda f: f["type"] in ("ack", "error") and f.get("client_id") == client_id)[-1]
+    frames = frames_until(ws, lambda f: f["type"] in ("ack", "error") and f.get("client_id") == client_id)
+    if seen is not None:
+        seen.extend(frames[:-1])
+    return frames[-1]
+
+
+def _conversation_of(session: Session, message_id: int) -> int:
+    """Read, then end the test session's savepoint at once: the app's threads share its connection."""
+    conversation_id = session.get_one(Message, message_id).conversation_id
+    session.commit()
+    return conversation_id
+
+
+def _has_message(frames: list[dict[str, Any]], **match: Any) -> bool:
+    return any(f["type"] == "message" and all(f.get(k) == v for k, v in match.items()) for f in frames)
 
 
 def _reply(client: TestClient, token: str, conversation_id: int, body: str) -> int:
@@ -56,9 +71,12 @@ def test_first_message_opens_a_chat_conversation_and_a_resend_is_stored_once(
     with client.websocket_connect(f"/widget/ws?token={visitor['token']}") as ws:
         hello = ws.receive_json()
         assert hello["type"] == "hello" and hello["conversation_id"] is None
-        ack = _say(ws, "c-1", "Does the Ridge 2 tent fit two adults?")
-        again = _say(ws, "c-1", "Does the Ridge 2 tent fit two adults?")
-        frames = frames_until(ws, lambda f: f["type"] == "message")
+        frames: list[dict[str, Any]] = []
+        ack = _say(ws, "c-1", "Does the Ridge 2 tent fit two adults?", frames)
+        again = _say(ws, "c-1", "Does the Ridge 2 tent fit two adults?", frames)
+        if not _has_message(frames, client_id="c-1"):
+            frames += frames_until(ws, lambda f: f["type"] == "message")
+        frames += until_pong(ws)
     assert ack["type"] == "ack" and ack["duplicate"] is False
     assert again["duplicate"] is True and (again["id"], again["seq"]) == (ack["id"], ack["seq"])
     message = session.get_one(Message, ack["id"])
@@ -77,9 +95,11 @@ def test_an_agent_reply_reaches_the_widget_only_once_delivered(
     visitor = start_visitor(client, brand.slug)
     with client.websocket_connect(f"/widget/ws?token={visitor['token']}") as ws:
         ws.receive_json()
-        ack = _say(ws, "q1", "Is the Ridge 2 in stock?")
-        frames_until(ws, lambda f: f["type"] == "message")
-        conversation_id = session.get_one(Message, ack["id"]).conversation_id
+        seen: list[dict[str, Any]] = []
+        ack = _say(ws, "q1", "Is the Ridge 2 in stock?", seen)
+        if not _has_message(seen, client_id="q1"):
+            frames_until(ws, lambda f: f["type"] == "message")
+        conversation_id = _conversation_of(session, ack["id"])
         reply_id = _reply(client, agent_token, conversation_id, "Yes, 14 in stock and ships today.")
         # Saved, not yet delivered: the widget has nothing new.
         assert _messages(until_pong(ws)) == []
@@ -99,9 +119,11 @@ def test_resume_replays_exactly_what_was_missed(
     token = visitor["token"]
     with client.websocket_connect(f"/widget/ws?token={token}") as ws:
         ws.receive_json()
-        first = _say(ws, "m1", "Hello?")
-        frames_until(ws, lambda f: f["type"] == "message")
-    conversation_id = session.get_one(Message, first["id"]).conversation_id
+        seen: list[dict[str, Any]] = []
+        first = _say(ws, "m1", "Hello?", seen)
+        if not _has_message(seen, client_id="m1"):
+            frames_until(ws, lambda f: f["type"] == "message")
+    conversation_id = _conversation_of(session, first["id"])
     # While the widget is away (a page switch): two replies are delivered.
     for body in ("Hi there!", "How can I help?"):
         _reply(client, agent_token, conversation_id, body)
@@ -109,8 +131,9 @@ def test_resume_replays_exactly_what_was_missed(
     with client.websocket_connect(f"/widget/ws?token={token}&after={first['seq']}") as ws:
         ws.receive_json()
         frames = frames_until(ws, lambda f: f["type"] == "synced" and f["seq"] > first["seq"])
-        second = _say(ws, "m2", "Does it come in green?")
-        frames += frames_until(ws, lambda f: f["type"] == "message" and f.get("client_id") == "m2")
+        second = _say(ws, "m2", "Does it come in green?", frames)
+        if not _has_message(frames, client_id="m2"):
+            frames += frames_until(ws, lambda f: f["type"] == "message" and f.get("client_id") == "m2")
     assert _messages(frames) == [("agent", "Hi there!"), ("agent", "How can I help?"),
                                  ("visitor", "Does it come in green?")]
     seqs = [f["seq"] for f in frames if f["type"] == "message"]
@@ -129,7 +152,7 @@ def test_typing_travels_both_ways(
     with client.websocket_connect(f"/widget/ws?token={visitor['token']}") as ws:
         ws.receive_json()
         ack = _say(ws, "t1", "Hi")
-        conversation_id = session.get_one(Message, ack["id"]).conversation_id
+        conversation_id = _conversation_of(session, ack["id"])
         with client.websocket_connect("/realtime/ws", headers=auth_header(agent_token)) as agent_ws:
             ws.send_json({"type": "typing", "typing": True})
             seen = frames_until(agent_ws, lambda f: f["type"] == "presence" and any(
@@ -149,7 +172,7 @@ def test_read_receipts_both_ways(
     with client.websocket_connect(f"/widget/ws?token={visitor['token']}") as ws:
         ws.receive_json()
         ack = _say(ws, "r1", "Hi")
-        conversation_id = session.get_one(Message, ack["id"]).conversation_id
+        conversation_id = _conversation_of(session, ack["id"])
         _reply(client, agent_token, conversation_id, "Hello!")
         runner.run_pending()
         reply = frames_until(ws, lambda f: f["type"] == "message" and f["author"] == "agent")[-1]

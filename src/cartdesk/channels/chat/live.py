@@ -74,6 +74,7 @@ class WidgetConnection:
         except TimeoutError:
             await self.close(1013, "not reading; reconnect to resume")
         except Exception:  # the socket went away mid-send
+            log.debug("widget socket send failed", exc_info=True)
             self.closed = True
         return False
 
