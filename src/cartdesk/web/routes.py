@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cartdesk.web.agent import auth, conversations, customers, inbox
+from cartdesk.web.agent import auth, chat, conversations, customers, inbox
+from cartdesk.web.widget import routes as widget
 
 router = APIRouter(include_in_schema=False)
-for module in (auth, inbox, conversations, customers):
+for module in (auth, inbox, conversations, customers, chat, widget):
     router.include_router(module.router)
