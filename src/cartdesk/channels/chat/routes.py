@@ -28,6 +28,8 @@ from cartdesk.db.deps import DbSession
 from cartdesk.kit.errors import NotFound
 from cartdesk.kit.openapi import error_responses
 
+# Short, CPU-bound database work runs on the event loop (async def), as the conversation
+# API does (docs/architecture.md): sync routes would hand each request to the thread pool.
 router = APIRouter(prefix="/widget/api", tags=["chat widget"], responses=error_responses(401, 422))
 admin = APIRouter(prefix="/api/v1/brands", tags=["chat widget"], responses=error_responses(401, 403, 404, 422))
 agents = APIRouter(prefix="/api/v1/chat", tags=["chat"], responses=error_responses(401, 403, 404))
@@ -38,7 +40,7 @@ def _bearer(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-def current_visitor(request: Request, session: DbSession) -> ChatVisitor:
+async def current_visitor(request: Request, session: DbSession) -> ChatVisitor:
     return chat_service.visitor_from_token(session, tokens=tokens_of(request.app), token=_bearer(request))
 
 
@@ -51,12 +53,12 @@ def _visitor_view(visitor: ChatVisitor) -> dict[str, Any]:
 
 
 @router.get("/config", summary="The brand's widget settings and whether anyone is online")
-def widget_config(session: DbSession, brand: str) -> dict[str, Any]:
+async def widget_config(session: DbSession, brand: str) -> dict[str, Any]:
     return chat_service.public_config(session, brand=brands_service.resolve(session, ref=brand))
 
 
 @router.post("/session", summary="Start or resume a visitor session")
-def start_session(request: Request, session: DbSession, session_in: SessionIn) -> dict[str, Any]:
+async def start_session(request: Request, session: DbSession, session_in: SessionIn) -> dict[str, Any]:
     """Give back the token the browser kept (or none, for a new visitor). With `user`, the
     store vouches for a logged-in shopper (HMAC of the user id or email with the brand's
     identity secret) and the visitor lands on that customer. A forged token is a 401."""
@@ -70,13 +72,13 @@ def start_session(request: Request, session: DbSession, session_in: SessionIn) -
 
 
 @router.post("/identify", summary="The visitor gives an email (pre-chat or offline form)")
-def identify(session: DbSession, visitor: Visitor, identify_in: IdentifyIn) -> dict[str, Any]:
+async def identify(session: DbSession, visitor: Visitor, identify_in: IdentifyIn) -> dict[str, Any]:
     chat_service.identify(session, visitor=visitor, email=str(identify_in.email), name=identify_in.name)
     return {"visitor": _visitor_view(visitor)}
 
 
 @router.post("/transcript", status_code=status.HTTP_202_ACCEPTED, summary="Email the chat transcript")
-def transcript(session: DbSession, visitor: Visitor) -> dict[str, Any]:
+async def transcript(session: DbSession, visitor: Visitor) -> dict[str, Any]:
     message = chat_service.send_transcript(session, visitor=visitor)
     return {"message_id": message.id, "email": visitor.email}
 
@@ -107,14 +109,14 @@ def _settings_view(session: Session, brand_id: int, *, with_secret: bool) -> dic
 
 
 @admin.get("/{brand}/chat-widget", summary="A brand's chat widget settings (with the identity secret)")
-def get_widget_settings(session: DbSession, principal: AdminPrincipal, brand: str) -> dict[str, Any]:
+async def get_widget_settings(session: DbSession, principal: AdminPrincipal, brand: str) -> dict[str, Any]:
     found = brands_service.resolve(session, ref=brand)
     chat_service.identity_secret(session, actor=principal.actor, brand=found)
     return _settings_view(session, found.id, with_secret=True)
 
 
 @admin.patch("/{brand}/chat-widget", summary="Change a brand's chat widget")
-def patch_widget_settings(
+async def patch_widget_settings(
     session: DbSession, principal: AdminPrincipal, brand: str, settings_in: WidgetSettingsUpdate
 ) -> dict[str, Any]:
     found = brands_service.resolve(session, ref=brand)
@@ -125,7 +127,7 @@ def patch_widget_settings(
 # --- agents ------------------------------------------------------------------------------------
 
 @agents.post("/conversations/{conversation_id}/read", summary="The agents have read the chat so far")
-def agent_read(session: DbSession, principal: ConversationsWrite, conversation_id: int) -> dict[str, Any]:
+async def agent_read(session: DbSession, principal: ConversationsWrite, conversation_id: int) -> dict[str, Any]:
     """Moves the agents' read receipt to the newest message; the widget shows it as "Seen"."""
     conversation = conversations_service.get_or_raise(session, conversation_id=conversation_id, principal=principal)
     visitor = chat_service.visitor_for_conversation(session, conversation_id=conversation.id)
@@ -136,7 +138,7 @@ def agent_read(session: DbSession, principal: ConversationsWrite, conversation_i
 
 
 @agents.get("/agents/online", summary="Agents available for chats (for routing)")
-def agents_online(session: DbSession, principal: ConversationsRead, team_id: int | None = None) -> dict[str, Any]:
+async def agents_online(session: DbSession, principal: ConversationsRead, team_id: int | None = None) -> dict[str, Any]:
     users = chat_service.online_agents(session, team_id=team_id)
     return {"items": [{"id": u.id, "name": u.name, "availability": str(u.availability)} for u in users]}
 
