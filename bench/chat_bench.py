@@ -92,9 +92,15 @@ class Load:
         self.http = httpx.AsyncClient(base_url=base, timeout=30, limits=httpx.Limits(max_connections=64))
 
     async def visitor(self) -> str:
-        r = await self.http.post("/widget/api/session", json={"brand": "northwind"})
-        r.raise_for_status()
-        return r.json()["token"]
+        for attempt in range(5):
+            try:
+                r = await self.http.post("/widget/api/session", json={"brand": "northwind"})
+                r.raise_for_status()
+                return r.json()["token"]
+            except Exception as exc:
+                print(f"session attempt {attempt}: {exc!r}", file=sys.stderr)
+                await asyncio.sleep(0.5)
+        raise RuntimeError("could not start a visitor session")
 
     async def open_widget(self, token: str):  # type: ignore[no-untyped-def]
         import websockets
@@ -193,8 +199,12 @@ async def latency_phase(load: Load, *, rate: float, seconds: float, conversation
         nonlocal errors
         body = f"reply-{n}"
         sent[body] = time.perf_counter()
-        r = await load.http.post(f"/api/v1/conversations/{conversation_ids[n % conversations]}/messages",
-                                 json={"body": body}, headers={"Authorization": f"Bearer {load.token}"})
+        try:
+            r = await load.http.post(f"/api/v1/conversations/{conversation_ids[n % conversations]}/messages",
+                                     json={"body": body}, headers={"Authorization": f"Bearer {load.token}"})
+        except Exception:  # a refused or dropped request counts, it does not stop the run
+            errors += 1
+            return
         if r.status_code != 201:
             errors += 1
 
@@ -240,6 +250,7 @@ async def main_async(args: argparse.Namespace, base: str, token: str, pid: int) 
     for rate in args.rate:
         results[f"latency_{rate:g}"] = await latency_phase(load, rate=rate, seconds=args.seconds,
                                                           conversations=args.conversations)
+        print(json.dumps({f"latency_{rate:g}": results[f"latency_{rate:g}"]}), file=sys.stderr, flush=True)
     await load.http.aclose()
     return results
 
@@ -263,7 +274,9 @@ def main() -> None:
            "CARTDESK_SECRET_KEY": "chat-bench-secret-key-0123456789", "CARTDESK_LOG_LEVEL": "WARNING"}
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "cartdesk.app:create_app",
                                "--host", "127.0.0.1", "--port", str(port), "--ws", args.ws, "--log-level", "warning",
-                               "--loop", "uvloop", "--http", "httptools"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+                               "--loop", "uvloop", "--http", "httptools"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=open(tmp / "server.log", "w"))  # noqa: SIM115 - lives as long as the server
+    print(f"server log: {tmp / 'server.log'}", file=sys.stderr)
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
