@@ -94,6 +94,7 @@ def test_shopper_and_agent_chat_both_ways(browser: Browser, server: LiveServer) 
     expect(row.locator(".chat-unread")).to_have_text("1")
     row.locator("a").click()
     expect(agent.locator("#thread")).to_contain_text("big enough for two adults")
+    expect(agent.locator("#thread .msg-in").first).to_contain_text("Diego Fernández")  # the pre-chat name
     expect(agent.locator("#chat-card")).to_contain_text("/demo/shop")
     expect(agent.locator("#chat-card")).to_contain_text("On the site now")
 

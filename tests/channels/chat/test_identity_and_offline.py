@@ -190,3 +190,13 @@ def test_the_widget_api_answers_other_origins(client: TestClient, brand: Brand) 
     assert config.json()["online"] is False and "identity_secret" not in config.json()
     # The agent API is not opened up.
     assert "access-control-allow-origin" not in client.get("/api/v1/conversations").headers
+
+
+def test_a_name_alone_names_the_chat(client: TestClient, session: Session, brand: Brand) -> None:
+    token = start_visitor(client, brand.slug)["token"]
+    assert client.post("/widget/api/identify", json={}, headers=bearer(token)).status_code == 422
+    assert client.post("/widget/api/identify", json={"name": "Diego"}, headers=bearer(token)).status_code == 200
+    ack = _chat(client, token, "n1", "Hello")
+    session.expire_all()
+    conversation = session.get_one(Conversation, session.get_one(Message, ack["id"]).conversation_id)
+    assert conversation.customer.name == "Diego" and conversation.customer.email is None

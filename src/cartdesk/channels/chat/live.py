@@ -62,6 +62,9 @@ class WidgetConnection:
         self._agent_typing = False
         self._tasks: set[asyncio.Task[None]] = set()
 
+    def rename(self, name: str) -> None:
+        self.viewer = Viewer(user_id=self.viewer.user_id, name=name, initials=initials_for(name, "V"))
+
     # --- sending -------------------------------------------------------------------------
 
     async def send(self, frame: dict[str, Any]) -> bool:

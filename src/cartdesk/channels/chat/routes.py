@@ -25,7 +25,7 @@ from cartdesk.channels.chat.schemas import IdentifyIn, SessionIn, WidgetSettings
 from cartdesk.channels.chat.socket import tokens_of, widget_socket
 from cartdesk.conversations import service as conversations_service
 from cartdesk.db.deps import DbSession
-from cartdesk.kit.errors import NotFound
+from cartdesk.kit.errors import NotFound, ValidationFailed
 from cartdesk.kit.openapi import error_responses
 
 # Short, CPU-bound database work runs on the event loop (async def), as the conversation
@@ -73,7 +73,12 @@ async def start_session(request: Request, session: DbSession, session_in: Sessio
 
 @router.post("/identify", summary="The visitor gives an email (pre-chat or offline form)")
 async def identify(session: DbSession, visitor: Visitor, identify_in: IdentifyIn) -> dict[str, Any]:
-    chat_service.identify(session, visitor=visitor, email=str(identify_in.email), name=identify_in.name)
+    if identify_in.email:
+        chat_service.identify(session, visitor=visitor, email=str(identify_in.email), name=identify_in.name)
+    elif identify_in.name and identify_in.name.strip():
+        chat_service.set_name(session, visitor=visitor, name=identify_in.name)
+    else:
+        raise ValidationFailed("Give a name or an email.", details=[{"field": "email"}])
     return {"visitor": _visitor_view(visitor)}
 
 

@@ -26,7 +26,9 @@ class SessionIn(BaseModel):
 
 
 class IdentifyIn(BaseModel):
-    email: EmailStr
+    """The pre-chat form: a name, an email, or both (an email links the visitor to a customer)."""
+
+    email: EmailStr | None = None
     name: str | None = Field(default=None, max_length=200)
 
 

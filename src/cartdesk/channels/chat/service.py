@@ -195,6 +195,19 @@ def _verified_login(session: Session, *, visitor: ChatVisitor, brand: Brand, use
     visitor.email = customer.email or visitor.email
 
 
+def set_name(session: Session, *, visitor: ChatVisitor, name: str) -> None:
+    """The visitor gave only a name (the pre-chat form's email is optional)."""
+    visitor.name = name.strip()[:200] or visitor.name
+    if visitor.customer_id is not None:
+        customer = customers_service.get_or_raise(session, customer_id=visitor.customer_id)
+        if not customer.name:
+            customer.name = visitor.name
+    session.flush()
+    events_service.record(session, verb="chat.visitor_named", actor=Actor(type="customer", id=visitor.customer_id,
+                          name=visitor.name), subject_type="chat_visitor", subject_id=visitor.id,
+                          brand_id=visitor.brand_id, data={"name": visitor.name})
+
+
 def identify(session: Session, *, visitor: ChatVisitor, email: str, name: str | None = None) -> Customer:
     """A visitor gave an email (pre-chat or offline form): link it to that customer.
 
@@ -444,8 +457,13 @@ def message_frame(entry: ChatLogEntry, message: Message) -> dict[str, Any]:
     }
 
 
-def latest_seq(session: Session, *, visitor_id: int) -> int:
-    return session.scalar(select(func.max(ChatLogEntry.seq)).where(ChatLogEntry.visitor_id == visitor_id)) or 0
+def latest_seq(session: Session, *, visitor_id: int, replies_only: bool = False) -> int:
+    """The visitor's newest log entry (``replies_only``: the newest one written to the visitor)."""
+    stmt = select(func.max(ChatLogEntry.seq)).where(ChatLogEntry.visitor_id == visitor_id)
+    if replies_only:
+        stmt = stmt.join(Message, Message.id == ChatLogEntry.message_id).where(
+            Message.direction == Direction.outbound)
+    return session.scalar(stmt) or 0
 
 
 # --- read receipts -------------------------------------------------------------------------

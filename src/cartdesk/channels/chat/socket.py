@@ -204,7 +204,12 @@ async def _message(websocket: WebSocket, connection: WidgetConnection, hub: Hub,
     except AppError as exc:
         await connection.send({"type": "error", "code": exc.code, "message": exc.message, "client_id": client_id})
         return
-    if result["conversation_id"] != connection.conversation_id:
+    renamed = result["name"] != connection.viewer.name
+    if renamed and connection.conversation_id is not None:  # the pre-chat form gave a name: agents see it
+        await hub.leave(connection.id, conversation_id=connection.conversation_id)
+    if renamed:
+        connection.rename(result["name"])
+    if renamed or result["conversation_id"] != connection.conversation_id:
         connection.relay.bind(connection, result["conversation_id"])
         await hub.view(connection.id, conversation_id=result["conversation_id"], viewer=connection.viewer)
     await connection.send({"type": "ack", "client_id": client_id, "seq": result["seq"], "id": result["id"],
@@ -218,7 +223,7 @@ def _post(database: Any, visitor_id: int, client_id: str, body: str, attachment_
         posted = chat_service.post_message(session, visitor=visitor, client_id=client_id, body=body,
                                            attachment_ids=attachment_ids)
         return {"seq": posted.seq, "id": posted.message.id, "duplicate": posted.duplicate,
-                "conversation_id": posted.message.conversation_id}
+                "conversation_id": posted.message.conversation_id, "name": visitor.name or "Visitor"}
 
 
 async def _control(websocket: WebSocket, connection: WidgetConnection, hub: Hub, frame: dict[str, Any]) -> None:

@@ -58,4 +58,5 @@ def card(session: Session, *, conversation: Conversation) -> dict[str, Any] | No
         "visitor": visitor,
         "live": chat_service.is_live(visitor),
         "latest_seq": chat_service.latest_seq(session, visitor_id=visitor.id),
+        "latest_reply_seq": chat_service.latest_seq(session, visitor_id=visitor.id, replies_only=True),
     }

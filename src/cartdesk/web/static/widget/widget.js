@@ -62,7 +62,7 @@
   var ui = {};
 
   function build(cfg) {
-    var wrap = el("div", { "class": "cd pos-" + (cfg.position === "left" ? "left" : "right"), style: "--cd:" + cfg.color });
+    var wrap = ui.wrap = el("div", { "class": "cd pos-" + (cfg.position === "left" ? "left" : "right"), style: "--cd:" + cfg.color });
     ui.badge = el("span", { "class": "badge", hidden: "" });
     ui.bubble = el("button", { "class": "bubble", type: "button", "aria-label": "Open chat with " + cfg.brand.name,
       "aria-expanded": "false", "aria-controls": "cd-panel", onclick: toggle },
@@ -120,8 +120,8 @@
     ]));
     return el("form", { "class": "prechat", onsubmit: function (e) {
       e.preventDefault();
-      var v = email.value.trim();
-      var done = v ? api("/widget/api/identify", { email: v, name: name.value.trim() || null }).then(function (d) { state.visitor = d.visitor; }) : Promise.resolve();
+      var v = email.value.trim(), n = name.value.trim();
+      var done = (v || n) ? api("/widget/api/identify", { email: v || null, name: n || null }).then(function (d) { state.visitor = d.visitor; }) : Promise.resolve();
       done.then(function () {
         if (offline) {
           post(question.value.trim());
@@ -147,6 +147,7 @@
   function toggle() {
     state.open = !state.open;
     ui.panel.hidden = !state.open;
+    ui.wrap.classList.toggle("is-open", state.open);
     ui.bubble.setAttribute("aria-expanded", String(state.open));
     ui.bubble.setAttribute("aria-label", (state.open ? "Close" : "Open") + " chat with " + state.config.brand.name);
     if (state.open) {
