@@ -27,6 +27,7 @@ from cartdesk.jobs.runner import JobRunner
 from tests.channels.chat.conftest import frames_until
 from tests.factories.auth import auth_header
 from tests.factories.chat import bearer, start_visitor
+from tests.realtime.conftest import SerialDatabase
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -121,8 +122,8 @@ def test_a_reply_to_a_visitor_who_left_goes_out_by_email(
 
 
 def test_a_reply_to_a_connected_visitor_does_not_email(
-    client: TestClient, session: Session, brand: Brand, agent_token: str, runner: JobRunner,
-    email_channel: FakeAdapter,
+    client: TestClient, brand: Brand, agent_token: str, runner: JobRunner,
+    email_channel: FakeAdapter, serial_db: SerialDatabase,
 ) -> None:
     visitor = start_visitor(client, brand.slug)
     client.post("/widget/api/identify", json={"email": "pablo@example.org"}, headers=bearer(visitor["token"]))
@@ -130,9 +131,8 @@ def test_a_reply_to_a_connected_visitor_does_not_email(
         ws.receive_json()
         ws.send_json({"type": "message", "client_id": "p1", "body": "Promo code?"})
         ack = frames_until(ws, lambda f: f["type"] == "ack")[-1]
-        session.expire_all()
-        conversation_id = session.get_one(Message, ack["id"]).conversation_id
-        session.commit()
+        with serial_db.transaction(read_only=True) as locked:  # the app's threads share the connection
+            conversation_id = locked.get_one(Message, ack["id"]).conversation_id
         client.post(f"/api/v1/conversations/{conversation_id}/messages", json={"body": "Try WELCOME10."},
                     headers=auth_header(agent_token))
         runner.run_pending()

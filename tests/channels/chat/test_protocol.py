@@ -19,6 +19,7 @@ from cartdesk.jobs.runner import JobRunner
 from tests.channels.chat.conftest import frames_until, until_pong
 from tests.factories.auth import auth_header
 from tests.factories.chat import start_visitor
+from tests.realtime.conftest import SerialDatabase
 
 
 def _say(ws: Any, client_id: str, body: str, seen: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -30,11 +31,10 @@ def _say(ws: Any, client_id: str, body: str, seen: list[dict[str, Any]] | None =
     return frames[-1]
 
 
-def _conversation_of(session: Session, message_id: int) -> int:
-    """Read, then end the test session's savepoint at once: the app's threads share its connection."""
-    conversation_id = session.get_one(Message, message_id).conversation_id
-    session.commit()
-    return conversation_id
+def _conversation_of(db: SerialDatabase, message_id: int) -> int:
+    """Read under the app's lock: while a socket is open, the app's threads share the test's connection."""
+    with db.transaction(read_only=True) as session:
+        return session.get_one(Message, message_id).conversation_id
 
 
 def _has_message(frames: list[dict[str, Any]], **match: Any) -> bool:
@@ -91,7 +91,7 @@ def test_first_message_opens_a_chat_conversation_and_a_resend_is_stored_once(
 
 def test_an_agent_reply_reaches_the_widget_only_once_delivered(
     client: TestClient, session: Session, brand: Brand, agent: User, agent_token: str, runner: JobRunner
-) -> None:
+, serial_db: SerialDatabase) -> None:
     visitor = start_visitor(client, brand.slug)
     with client.websocket_connect(f"/widget/ws?token={visitor['token']}") as ws:
         ws.receive_json()
@@ -99,7 +99,7 @@ def test_an_agent_reply_reaches_the_widget_only_once_delivered(
         ack = _say(ws, "q1", "Is the Ridge 2 in stock?", seen)
         if not _has_message(seen, client_id="q1"):
             frames_until(ws, lambda f: f["type"] == "message")
-        conversation_id = _conversation_of(session, ack["id"])
+        conversation_id = _conversation_of(serial_db, ack["id"])
         reply_id = _reply(client, agent_token, conversation_id, "Yes, 14 in stock and ships today.")
         # Saved, not yet delivered: the widget has nothing new.
         assert _messages(until_pong(ws)) == []
@@ -114,7 +114,7 @@ def test_an_agent_reply_reaches_the_widget_only_once_delivered(
 
 def test_resume_replays_exactly_what_was_missed(
     client: TestClient, session: Session, brand: Brand, agent_token: str, runner: JobRunner
-) -> None:
+, serial_db: SerialDatabase) -> None:
     visitor = start_visitor(client, brand.slug)
     token = visitor["token"]
     with client.websocket_connect(f"/widget/ws?token={token}") as ws:
@@ -123,7 +123,7 @@ def test_resume_replays_exactly_what_was_missed(
         first = _say(ws, "m1", "Hello?", seen)
         if not _has_message(seen, client_id="m1"):
             frames_until(ws, lambda f: f["type"] == "message")
-    conversation_id = _conversation_of(session, first["id"])
+    conversation_id = _conversation_of(serial_db, first["id"])
     # While the widget is away (a page switch): two replies are delivered.
     for body in ("Hi there!", "How can I help?"):
         _reply(client, agent_token, conversation_id, body)
@@ -147,12 +147,12 @@ def test_resume_replays_exactly_what_was_missed(
 
 def test_typing_travels_both_ways(
     client: TestClient, session: Session, brand: Brand, agent: User, agent_token: str
-) -> None:
+, serial_db: SerialDatabase) -> None:
     visitor = start_visitor(client, brand.slug)
     with client.websocket_connect(f"/widget/ws?token={visitor['token']}") as ws:
         ws.receive_json()
         ack = _say(ws, "t1", "Hi")
-        conversation_id = _conversation_of(session, ack["id"])
+        conversation_id = _conversation_of(serial_db, ack["id"])
         with client.websocket_connect("/realtime/ws", headers=auth_header(agent_token)) as agent_ws:
             ws.send_json({"type": "typing", "typing": True})
             seen = frames_until(agent_ws, lambda f: f["type"] == "presence" and any(
@@ -167,12 +167,12 @@ def test_typing_travels_both_ways(
 
 def test_read_receipts_both_ways(
     client: TestClient, session: Session, brand: Brand, agent_token: str, runner: JobRunner
-) -> None:
+, serial_db: SerialDatabase) -> None:
     visitor = start_visitor(client, brand.slug)
     with client.websocket_connect(f"/widget/ws?token={visitor['token']}") as ws:
         ws.receive_json()
         ack = _say(ws, "r1", "Hi")
-        conversation_id = _conversation_of(session, ack["id"])
+        conversation_id = _conversation_of(serial_db, ack["id"])
         _reply(client, agent_token, conversation_id, "Hello!")
         runner.run_pending()
         reply = frames_until(ws, lambda f: f["type"] == "message" and f["author"] == "agent")[-1]
@@ -193,7 +193,8 @@ def test_oversized_and_malformed_frames_and_floods(client: TestClient, session: 
     with client.websocket_connect(f"/widget/ws?token={token}") as ws:
         ws.receive_json()
         ws.send_text("{not json")
-        assert until_pong(ws)[-1]["code"] == "bad_frame"
+        [error] = [f for f in until_pong(ws) if f["type"] == "error"]
+        assert error["code"] == "bad_frame"
         ws.send_json({"type": "message", "client_id": "x", "body": "y" * 6000})
         error = frames_until(ws, lambda f: f["type"] == "error")[-1]
         assert error["code"] == "validation_error" and error["client_id"] == "x"

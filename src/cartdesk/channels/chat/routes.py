@@ -32,7 +32,7 @@ from cartdesk.kit.openapi import error_responses
 # API does (docs/architecture.md): sync routes would hand each request to the thread pool.
 router = APIRouter(prefix="/widget/api", tags=["chat widget"], responses=error_responses(401, 422))
 admin = APIRouter(prefix="/api/v1/brands", tags=["chat widget"], responses=error_responses(401, 403, 404, 422))
-agents = APIRouter(prefix="/api/v1/chat", tags=["chat"], responses=error_responses(401, 403, 404))
+agents = APIRouter(prefix="/api/v1/chat", tags=["chat"], responses=error_responses(401, 403, 404, 422))
 
 
 def _bearer(request: Request) -> str | None:
@@ -115,6 +115,8 @@ def _settings_view(session: Session, brand_id: int, *, with_secret: bool) -> dic
 
 @admin.get("/{brand}/chat-widget", summary="A brand's chat widget settings (with the identity secret)")
 async def get_widget_settings(session: DbSession, principal: AdminPrincipal, brand: str) -> dict[str, Any]:
+    """Colours, greeting, position, business hours, and the identity secret the store signs
+    verified shoppers with (created on first read). Admins only."""
     found = brands_service.resolve(session, ref=brand)
     chat_service.identity_secret(session, actor=principal.actor, brand=found)
     return _settings_view(session, found.id, with_secret=True)
@@ -124,6 +126,8 @@ async def get_widget_settings(session: DbSession, principal: AdminPrincipal, bra
 async def patch_widget_settings(
     session: DbSession, principal: AdminPrincipal, brand: str, settings_in: WidgetSettingsUpdate
 ) -> dict[str, Any]:
+    """Change any of the settings; business hours are `{"mon": [["09:00", "17:00"]], ...}` in the
+    brand's time zone (empty: always open). Admins only."""
     found = brands_service.resolve(session, ref=brand)
     chat_service.update_widget_settings(session, actor=principal.actor, brand=found, settings_in=settings_in)
     return _settings_view(session, found.id, with_secret=True)
@@ -144,6 +148,7 @@ async def agent_read(session: DbSession, principal: ConversationsWrite, conversa
 
 @agents.get("/agents/online", summary="Agents available for chats (for routing)")
 async def agents_online(session: DbSession, principal: ConversationsRead, team_id: int | None = None) -> dict[str, Any]:
+    """Active agents whose availability is online, optionally of one team: who can take a chat now."""
     users = chat_service.online_agents(session, team_id=team_id)
     return {"items": [{"id": u.id, "name": u.name, "availability": str(u.availability)} for u in users]}
 
