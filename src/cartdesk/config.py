@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # (comma-separated, e.g. "email,chat,sms,social"); `make run` sets it for the demo.
     dev_outbox_channels: str = ""
 
+    # Live chat: new widget sessions (visitors) one IP address may start per minute, per process.
+    chat_sessions_per_ip_per_minute: int = 30
+
     # Logging
     log_level: str = "INFO"
 

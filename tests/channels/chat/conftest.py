@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cartdesk.auth.models import Availability, Role, User
@@ -90,3 +91,22 @@ def until_pong(ws: Any) -> list[dict[str, Any]]:
         if frame["type"] == "pong":
             return frames
         frames.append(frame)
+
+
+def wait_until_left(client: TestClient, db: SerialDatabase, token: str) -> None:
+    """Block until the server has finished closing the visitor's sockets (it marks the visitor
+    away in the database), so the test's own session is not used beside the app's threads."""
+    from datetime import timedelta
+
+    from cartdesk.channels.chat.models import ChatVisitor
+    from cartdesk.kit.clock import utcnow
+
+    claim = client.app.state.chat_tokens.read(token)  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with db.transaction(read_only=True) as locked:
+            seen = locked.scalar(select(ChatVisitor.last_seen_at).where(ChatVisitor.public_id == claim.public_id))
+        if seen is not None and seen < utcnow() - timedelta(seconds=60):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the server never finished closing the widget socket")

@@ -5,7 +5,9 @@ transcript, uploads and the cross-origin API."""
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -24,7 +26,8 @@ from cartdesk.conversations.schemas import ConversationCreate
 from cartdesk.customers.models import CustomerIdentity
 from cartdesk.events.schemas import SYSTEM
 from cartdesk.jobs.runner import JobRunner
-from tests.channels.chat.conftest import frames_until
+from cartdesk.kit.clock import utcnow
+from tests.channels.chat.conftest import frames_until, wait_until_left
 from tests.factories.auth import auth_header
 from tests.factories.chat import bearer, start_visitor
 from tests.realtime.conftest import SerialDatabase
@@ -47,7 +50,9 @@ def _chat(client: TestClient, token: str, client_id: str, body: str) -> dict[str
     with client.websocket_connect(f"/widget/ws?token={token}") as ws:
         ws.receive_json()
         ws.send_json({"type": "message", "client_id": client_id, "body": body})
-        return frames_until(ws, lambda f: f["type"] in ("ack", "error"))[-1]
+        answer = frames_until(ws, lambda f: f["type"] in ("ack", "error"))[-1]
+    wait_until_left(client, client.app.state.db, token)  # type: ignore[attr-defined]
+    return answer
 
 
 def _visitor(session: Session, token_visitor: dict[str, Any]) -> ChatVisitor:
@@ -94,18 +99,30 @@ def test_a_verified_identity_lands_on_the_stores_customer(
     assert forged.status_code == 401 and forged.json()["error"]["code"] == "invalid_identity_hash"
 
 
+def _left_long_ago(db: SerialDatabase, message_id: int) -> int:
+    """Wait until the server has seen the socket close (it marks the visitor away, after a
+    short grace), then move that an hour back. Returns the conversation id."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with db.transaction() as locked:
+            conversation_id = locked.get_one(Message, message_id).conversation_id
+            row = locked.scalar(select(ChatVisitor).where(ChatVisitor.conversation_id == conversation_id))
+            assert row is not None and row.last_seen_at is not None
+            if row.last_seen_at < utcnow() - timedelta(seconds=60):
+                row.last_seen_at = utcnow() - timedelta(hours=1)
+                return conversation_id
+        time.sleep(0.05)
+    raise AssertionError("the server never noticed the widget leave")
+
+
 def test_a_reply_to_a_visitor_who_left_goes_out_by_email(
     client: TestClient, session: Session, brand: Brand, agent_token: str, runner: JobRunner,
-    email_channel: FakeAdapter,
+    email_channel: FakeAdapter, serial_db: SerialDatabase,
 ) -> None:
     visitor = start_visitor(client, brand.slug)
     client.post("/widget/api/identify", json={"email": "olivia@example.org"}, headers=bearer(visitor["token"]))
     ack = _chat(client, visitor["token"], "o1", "Nobody is online, but: is the zip covered by the warranty?")
-    session.expire_all()
-    conversation_id = session.get_one(Message, ack["id"]).conversation_id
-    row = _visitor(session, visitor)
-    row.last_seen_at = row.last_seen_at.replace(year=2020)  # long gone (the grace period is over)
-    session.commit()
+    conversation_id = _left_long_ago(serial_db, ack["id"])
     reply = client.post(f"/api/v1/conversations/{conversation_id}/messages",
                         json={"body": "Yes, zips are covered for two years."}, headers=auth_header(agent_token))
     assert runner.run_pending() == 1
@@ -175,6 +192,7 @@ def test_uploads_are_checked_by_content_and_size(client: TestClient, session: Se
         ws.receive_json()
         ws.send_json({"type": "message", "client_id": "img", "body": "", "attachment_ids": [ok.json()["id"]]})
         frame = frames_until(ws, lambda f: f["type"] == "message")[-1]
+    wait_until_left(client, client.app.state.db, token)  # type: ignore[attr-defined]
     assert [a["filename"] for a in frame["attachments"]] == ["photo.png"]
     got = client.get(f"/widget/api/attachments/{ok.json()['id']}?token={token}")
     assert got.status_code == 200 and got.content == PNG
@@ -200,3 +218,12 @@ def test_a_name_alone_names_the_chat(client: TestClient, session: Session, brand
     session.expire_all()
     conversation = session.get_one(Conversation, session.get_one(Message, ack["id"]).conversation_id)
     assert conversation.customer.name == "Diego" and conversation.customer.email is None
+
+
+def test_new_sessions_from_one_address_are_rate_limited(client: TestClient, brand: Brand) -> None:
+    tokens = [start_visitor(client, brand.slug)["token"] for _ in range(30)]
+    refused = client.post("/widget/api/session", json={"brand": brand.slug})
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited"
+    # A returning visitor still gets in.
+    back = client.post("/widget/api/session", json={"brand": brand.slug, "token": tokens[0]})
+    assert back.status_code == 200

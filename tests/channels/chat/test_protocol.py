@@ -16,7 +16,7 @@ from cartdesk.brands.models import Brand
 from cartdesk.channels.chat.models import ChatVisitor
 from cartdesk.conversations.models import Conversation, DeliveryStatus, Message
 from cartdesk.jobs.runner import JobRunner
-from tests.channels.chat.conftest import frames_until, until_pong
+from tests.channels.chat.conftest import frames_until, until_pong, wait_until_left
 from tests.factories.auth import auth_header
 from tests.factories.chat import start_visitor
 from tests.realtime.conftest import SerialDatabase
@@ -66,7 +66,7 @@ def test_a_forged_or_missing_token_is_refused_with_a_reason(client: TestClient, 
 
 def test_first_message_opens_a_chat_conversation_and_a_resend_is_stored_once(
     client: TestClient, session: Session, brand: Brand
-) -> None:
+, serial_db: SerialDatabase) -> None:
     visitor = start_visitor(client, brand.slug, url="https://shop.example/tents/ridge-2")
     with client.websocket_connect(f"/widget/ws?token={visitor['token']}") as ws:
         hello = ws.receive_json()
@@ -77,6 +77,7 @@ def test_first_message_opens_a_chat_conversation_and_a_resend_is_stored_once(
         if not _has_message(frames, client_id="c-1"):
             frames += frames_until(ws, lambda f: f["type"] == "message")
         frames += until_pong(ws)
+    wait_until_left(client, serial_db, visitor["token"])
     assert ack["type"] == "ack" and ack["duplicate"] is False
     assert again["duplicate"] is True and (again["id"], again["seq"]) == (ack["id"], ack["seq"])
     message = session.get_one(Message, ack["id"])
@@ -105,6 +106,7 @@ def test_an_agent_reply_reaches_the_widget_only_once_delivered(
         assert _messages(until_pong(ws)) == []
         assert runner.run_pending() == 1
         frames = frames_until(ws, lambda f: f["type"] == "message")
+    wait_until_left(client, serial_db, visitor["token"])
     [reply] = [f for f in frames if f["type"] == "message"]
     assert (reply["id"], reply["author"], reply["name"], reply["via"]) == (reply_id, "agent", "Maria", "chat")
     assert reply["seq"] > ack["seq"]
@@ -181,13 +183,14 @@ def test_read_receipts_both_ways(
         response = client.post(f"/api/v1/chat/conversations/{conversation_id}/read", headers=auth_header(agent_token))
         assert response.status_code == 200, response.text
         receipt = frames_until(ws, lambda f: f["type"] == "read")[-1]
+    wait_until_left(client, serial_db, visitor["token"])
     assert receipt == {"type": "read", "by": "agent", "seq": reply["seq"]}
     session.expire_all()
     row = session.scalar(select(ChatVisitor).where(ChatVisitor.conversation_id == conversation_id))
     assert (row.visitor_read_seq, row.agent_read_seq) == (reply["seq"], reply["seq"])
 
 
-def test_oversized_and_malformed_frames_and_floods(client: TestClient, session: Session, brand: Brand) -> None:
+def test_oversized_and_malformed_frames_and_floods(client: TestClient, session: Session, brand: Brand, serial_db: SerialDatabase) -> None:
     visitor = start_visitor(client, brand.slug)
     token = visitor["token"]
     with client.websocket_connect(f"/widget/ws?token={token}") as ws:
@@ -210,6 +213,7 @@ def test_oversized_and_malformed_frames_and_floods(client: TestClient, session: 
             while True:
                 ws.receive_json()
         assert closed.value.code == 1009 and "too large" in closed.value.reason
+    wait_until_left(client, serial_db, token)
     stored = session.scalar(select(func.count()).select_from(Message).where(Message.body_text.like("spam %")))
     assert stored == len(acked)
     # Other connections are unaffected: the same visitor reconnects and chats.

@@ -9,6 +9,8 @@ ambient for another site to borrow.
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, status
@@ -25,7 +27,7 @@ from cartdesk.channels.chat.schemas import IdentifyIn, SessionIn, WidgetSettings
 from cartdesk.channels.chat.socket import tokens_of, widget_socket
 from cartdesk.conversations import service as conversations_service
 from cartdesk.db.deps import DbSession
-from cartdesk.kit.errors import NotFound, ValidationFailed
+from cartdesk.kit.errors import NotFound, RateLimited, ValidationFailed
 from cartdesk.kit.openapi import error_responses
 
 # Short, CPU-bound database work runs on the event loop (async def), as the conversation
@@ -57,11 +59,42 @@ async def widget_config(session: DbSession, brand: str) -> dict[str, Any]:
     return chat_service.public_config(session, brand=brands_service.resolve(session, ref=brand))
 
 
-@router.post("/session", summary="Start or resume a visitor session")
+class NewSessionThrottle:
+    """At most ``limit`` new visitors per client address per minute (in this process), so a
+    script cannot fill the visitor table; resuming with a valid token is never limited."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._seen: dict[str, deque[float]] = {}
+
+    def check(self, address: str) -> None:
+        now = time.monotonic()
+        times = self._seen.setdefault(address, deque())
+        while times and times[0] <= now - 60:
+            times.popleft()
+        if len(times) >= self.limit:
+            raise RateLimited("Too many new chat sessions from this address; try again in a minute.",
+                              details={"retry_after_seconds": int(times[0] + 60 - now) + 1})
+        times.append(now)
+        if len(self._seen) > 10_000:  # keep memory bounded: forget addresses that went quiet
+            self._seen = {k: v for k, v in self._seen.items() if v and v[-1] > now - 60}
+
+
+def _throttle(request: Request) -> NewSessionThrottle:
+    state = request.app.state
+    if getattr(state, "chat_session_throttle", None) is None:
+        state.chat_session_throttle = NewSessionThrottle(state.settings.chat_sessions_per_ip_per_minute)
+    return state.chat_session_throttle
+
+
+@router.post("/session", summary="Start or resume a visitor session", responses=error_responses(429))
 async def start_session(request: Request, session: DbSession, session_in: SessionIn) -> dict[str, Any]:
     """Give back the token the browser kept (or none, for a new visitor). With `user`, the
     store vouches for a logged-in shopper (HMAC of the user id or email with the brand's
-    identity secret) and the visitor lands on that customer. A forged token is a 401."""
+    identity secret) and the visitor lands on that customer. A forged token is a 401; too
+    many new visitors from one address in a minute is a 429."""
+    if session_in.token is None:
+        _throttle(request).check(request.client.host if request.client else "unknown")
     brand = brands_service.resolve(session, ref=session_in.brand)
     visitor, token = chat_service.start_session(
         session, tokens=tokens_of(request.app), brand=brand, token=session_in.token, user=session_in.user,

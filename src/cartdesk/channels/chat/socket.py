@@ -37,6 +37,7 @@ import logging
 import time
 from typing import Any
 
+import anyio
 from fastapi import WebSocket
 from starlette.concurrency import run_in_threadpool
 
@@ -140,13 +141,16 @@ async def widget_socket(websocket: WebSocket) -> None:
         connection.wake()
         await _listen(websocket, connection, hub)
     finally:
-        await connection.finish()
-        last = relay.remove(connection)
-        with contextlib.suppress(Exception):
-            await hub.disconnect(connection.id)
-        if last:
+        # Shielded: a cancelled connection must still take its presence with it and mark the
+        # visitor away, or a reply would wait in a widget nobody is looking at instead of emailing.
+        with anyio.CancelScope(shield=True):
+            await connection.finish()
+            last = relay.remove(connection)
             with contextlib.suppress(Exception):
-                await run_in_threadpool(_disconnected, app.state.db, connection.visitor_id)
+                await hub.disconnect(connection.id)
+            if last:
+                with contextlib.suppress(Exception):
+                    await run_in_threadpool(_disconnected, app.state.db, connection.visitor_id)
 
 
 def _disconnected(database: Any, visitor_id: int) -> None:
