@@ -14,9 +14,10 @@ INSTALLED_DEV := $(VENV)/.installed-dev
 
 .PHONY: run test lint bench clean
 
-# The demo's email, chat, SMS and social conversations have no real provider behind them:
-# replies sent from the demo go to var/outbox/<channel>.jsonl instead (docs/configuration.md).
-run: export CARTDESK_DEV_OUTBOX_CHANNELS ?= email,chat,sms,social
+# The demo's email, SMS and social conversations have no real provider behind them: replies
+# sent from the demo go to var/outbox/<channel>.jsonl instead (docs/configuration.md). Chat
+# is real (the widget on /demo/shop); a chat reply to a shopper who left goes by email.
+run: export CARTDESK_DEV_OUTBOX_CHANNELS ?= email,sms,social
 run: $(INSTALLED)
 	$(BIN)/cartdesk migrate
 	$(BIN)/cartdesk demo

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     # Knowledge base: fuse BM25 with sentence embeddings (needs the `ml` extra installed)
     kb_semantic: bool = False
 
+    # Live chat: new widget sessions (visitors) one IP address may start per minute, per process.
+    chat_sessions_per_ip_per_minute: int = 30
+
     # Logging
     log_level: str = "INFO"
 

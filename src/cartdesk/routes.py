@@ -24,3 +24,7 @@ def include_all(app: FastAPI) -> None:
         knowledge, web,
     ):
         app.include_router(router)
+
+    from cartdesk.channels.chat.routes import install as install_chat
+
+    install_chat(app)  # the widget's API and WebSocket (cross-origin), admin widget settings

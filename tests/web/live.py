@@ -112,14 +112,15 @@ def _free_socket() -> socket.socket:
 
 
 @contextmanager
-def live_server(tmp: Path, *, seeder=seed) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
-    """Serve the app until the block ends. The socket is bound first, so the port is ours."""
+def live_server(tmp: Path, *, seeder=seed, **overrides) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
+    """Serve the app until the block ends. The socket is bound first, so the port is ours.
+    ``overrides`` are Settings fields (e.g. run_jobs_in_process=True)."""
     sock = _free_socket()
     port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     settings = Settings(
         database_url=f"sqlite:///{tmp / 'live.db'}", data_dir=tmp, secret_key="browser-tests-secret-key-0123456789",
-        base_url=url, run_jobs_in_process=False,
+        base_url=url, **{"run_jobs_in_process": False, **overrides},
     )
     db = create_database(settings.database_url)
     upgrade(db.engine)

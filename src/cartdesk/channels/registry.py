@@ -60,7 +60,12 @@ def names() -> list[str]:
 
 
 def configure(settings: Settings) -> None:
-    """Register the adapters that settings ask for (app start-up and `cartdesk worker`)."""
+    """Register the adapters that settings ask for (app start-up and `cartdesk worker`).
+
+    Real adapters come first, so a dev outbox never shadows a connected channel
+    (``chat`` in ``CARTDESK_DEV_OUTBOX_CHANNELS`` is ignored: live chat needs no provider).
+    """
+    from cartdesk.channels.chat.adapter import ChatAdapter
     from cartdesk.channels.outbox import OutboxAdapter
 
     if "email" not in settings.dev_outbox_channel_names:
@@ -71,6 +76,14 @@ def configure(settings: Settings) -> None:
         if current is None or isinstance(current, EmailAdapter):
             register(EmailAdapter(secret_key=settings.resolved_secret_key(), store=create_store(settings)),
                      replace=True)
+    current = get(ChatAdapter.name)
+    if current is None or isinstance(current, OutboxAdapter):
+        register(ChatAdapter(), replace=True)
+    from cartdesk.channels.web import WebFormAdapter
+
+    if get(WebFormAdapter.name) is None:
+        register(WebFormAdapter())
+
     for name in settings.dev_outbox_channel_names:
         current = get(name)
         if current is None or isinstance(current, OutboxAdapter):

@@ -657,14 +657,21 @@ def system_note(session: Session, *, conversation: Conversation, body: str, acto
 
 def send_automatic(
     session: Session, *, conversation: Conversation, body: str, meta: dict[str, Any] | None = None,
-    actor: Actor = SYSTEM,
+    actor: Actor = SYSTEM, channel: str | None = None, author_type: AuthorType = AuthorType.bot,
 ) -> Message:
-    """An automatic message to the customer (an acknowledgement, a notification) through the
-    conversation's channel. Not an agent reply: no assignment, no status change, no first-response
-    time. It leaves through the same durable delivery job, after commit."""
+    """An automatic message to the customer (an acknowledgement, a notification, a chat transcript)
+    through ``channel``'s adapter (the conversation's own channel by default). Not an agent reply: no
+    assignment, no status change, no first-response time. It leaves through the same durable delivery
+    job, after commit."""
     message = _append_message(
-        session, conversation=conversation, actor=actor, direction=Direction.outbound, author_type=AuthorType.bot,
-        body=body, delivery_status=DeliveryStatus.queued, meta={**(meta or {}), "automatic": True},
+        session, conversation=conversation, actor=actor, direction=Direction.outbound, author_type=author_type,
+        body=body, delivery_status=DeliveryStatus.queued, meta={**(meta or {}), "automatic": True}, channel=channel,
     )
     jobs_service.enqueue(session, "messages.deliver", {"message_id": message.id})
     return message
+
+
+def send_system_message(session: Session, *, conversation: Conversation, body: str, channel: str) -> Message:
+    """A system message to the customer (a chat transcript) sent through ``channel``'s adapter."""
+    return send_automatic(session, conversation=conversation, body=body, channel=channel,
+                          author_type=AuthorType.system)

@@ -9,7 +9,7 @@ from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from cartdesk.customers.models import Customer, CustomerIdentity, IdentityKind
-from cartdesk.customers.schemas import CustomerCreate, CustomerUpdate
+from cartdesk.customers.schemas import CustomerCreate, CustomerUpdate, IdentityIn
 from cartdesk.events import service as events_service
 from cartdesk.events.schemas import Actor
 from cartdesk.kit.clock import utcnow
@@ -74,7 +74,7 @@ def get_or_create_by_identity(
     elif kind == IdentityKind.phone:
         customer_in.phone = normalise(kind, value)
     else:
-        customer_in.identities = [{"kind": kind, "value": value}]  # type: ignore[list-item]
+        customer_in.identities = [IdentityIn(kind=kind, value=value)]
     return create(session, actor=actor, customer_in=customer_in, identities_checked=True), True
 
 

@@ -2,6 +2,7 @@
 
 from cartdesk.auth.models import ApiToken, Team, TeamMember, User  # noqa: F401
 from cartdesk.brands.models import Brand  # noqa: F401
+from cartdesk.channels.chat.models import ChatLogEntry, ChatUpload, ChatVisitor, ChatWidgetSettings  # noqa: F401
 from cartdesk.channels.email.models import EmailThread, Mailbox, Quarantine  # noqa: F401
 from cartdesk.commerce.models import (  # noqa: F401
     DiscountCode,

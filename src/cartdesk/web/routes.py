@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from cartdesk.web.agent import (
     auth,
+    chat,
     conversations,
     customers,
     inbox,
@@ -19,10 +20,11 @@ from cartdesk.web.helpcenter import contact as hc_contact
 from cartdesk.web.helpcenter import pages as hc_pages
 from cartdesk.web.portal import conversations as portal_conversations
 from cartdesk.web.portal import routes as portal
+from cartdesk.web.widget import routes as widget
 
 router = APIRouter(include_in_schema=False)
 router.include_router(portal.router)
 router.include_router(portal_conversations.router)
-for module in (auth, inbox, conversations, customers, store, order_actions, mailboxes, kb_articles, kb_pages,
-               hc_pages, hc_contact):
+for module in (auth, inbox, conversations, customers, chat, store, order_actions, mailboxes, kb_articles, kb_pages,
+               hc_pages, hc_contact, widget):
     router.include_router(module.router)

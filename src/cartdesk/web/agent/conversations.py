@@ -26,6 +26,7 @@ from cartdesk.db.deps import DbSession
 from cartdesk.events import service as events_service
 from cartdesk.kit.errors import AppError, NotFound, ValidationFailed
 from cartdesk.web.agent import activity
+from cartdesk.web.agent import chat as chat_web
 from cartdesk.web.agent.common import int_or_none, priority_or_none, sidebar
 from cartdesk.web.agent.store import panel as store_panel
 from cartdesk.web.deps import AgentPrincipal
@@ -67,6 +68,7 @@ def _page(
         "next_statuses": conversations_service.ALLOWED_TRANSITIONS[Status(conversation.status)],
         "notice": notice,
         **store_panel(session, customer_id=conversation.customer_id),  # the customer 360 beside the thread
+        "chat": chat_web.card(session, conversation=conversation),
     }, status_code=status_code)
     if notice and notice[0] == "error":
         response.headers[INLINE_HEADER] = "1"

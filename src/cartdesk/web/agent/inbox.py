@@ -15,6 +15,7 @@ from fastapi.responses import Response
 
 from cartdesk.auth import service as auth_service
 from cartdesk.auth.models import Team, User
+from cartdesk.channels.chat import service as chat_service
 from cartdesk.conversations import service as conversations_service
 from cartdesk.conversations.schemas import ConversationFilters
 from cartdesk.db.deps import DbSession
@@ -82,6 +83,8 @@ def inbox(
         "channels": CHANNELS,
         "teams": teams,
         "agents": agents,
+        "chat_unread": chat_service.unread_counts(
+            session, conversation_ids=[c.id for c in items if c.channel == chat_service.CHANNEL]),
     })
 
 

@@ -1,0 +1,1 @@
+"""Live chat: the embeddable widget, its visitors, and the chat channel adapter."""
