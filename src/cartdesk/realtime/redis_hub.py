@@ -33,6 +33,7 @@ from cartdesk.realtime.presence import Entry, presence_frame
 log = logging.getLogger(__name__)
 
 DEFAULT_PREFIX = "cartdesk:"
+_STOP_TIMEOUT_SECONDS = 5.0
 _RECONNECT_DELAY_SECONDS = 1.0
 # Removes connections from a presence hash and, in the same step, the conversation from
 # the active set once the hash is empty, so a concurrent view cannot be dropped from it.
@@ -96,17 +97,21 @@ class RedisHub(Hub):
         self._listener = asyncio.create_task(self._listen(), name="cartdesk-realtime-redis")
 
     async def _stop_backend(self) -> None:
+        # Every step is bounded: a listener that swallows its cancellation inside the
+        # Redis client, or a connection that never answers, must not hang shutdown.
         if self._listener is not None:
             self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+            _, pending = await asyncio.wait({self._listener}, timeout=_STOP_TIMEOUT_SECONDS)
+            if pending:
+                log.warning("the Redis realtime listener did not stop within %s s", _STOP_TIMEOUT_SECONDS)
             self._listener = None
         if self._pubsub is not None:
             with contextlib.suppress(Exception):
-                await self._pubsub.aclose()
+                await asyncio.wait_for(self._pubsub.aclose(), _STOP_TIMEOUT_SECONDS)
             self._pubsub = None
         if self._redis is not None:
-            await self._redis.aclose()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._redis.aclose(), _STOP_TIMEOUT_SECONDS)
             self._redis = None
         self.close_publisher()
 
