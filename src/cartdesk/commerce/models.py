@@ -402,7 +402,8 @@ class StoreConnection(TimestampMixin, Base):
 
     ``credentials`` hold what the platform's API wants (an Admin API access token; a WooCommerce
     consumer key and secret); ``webhook_secret`` verifies the signatures of its webhooks.
-    ``synced_until`` is the incremental import's high-water mark (the platform's updated_at)."""
+    ``synced_until`` is the incremental import's high-water mark (the platform's updated_at);
+    ``last_sync_at`` / ``last_error`` / ``imported_*`` tell admins how the last syncs went."""
 
     __tablename__ = "store_connections"
 
@@ -414,6 +415,11 @@ class StoreConnection(TimestampMixin, Base):
     webhook_secret: Mapped[str] = mapped_column(String(200))
     synced_until: Mapped[datetime | None]
     is_active: Mapped[bool] = mapped_column(default=True)
+    last_sync_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    imported_customers: Mapped[int] = mapped_column(default=0)
+    imported_products: Mapped[int] = mapped_column(default=0)
+    imported_orders: Mapped[int] = mapped_column(default=0)
 
 
 class WebhookReceipt(Base):
@@ -426,4 +432,4 @@ class WebhookReceipt(Base):
     connection_id: Mapped[int] = mapped_column(ForeignKey("store_connections.id", ondelete="CASCADE"))
     delivery_id: Mapped[str] = mapped_column(String(200))
     topic: Mapped[str] = mapped_column(String(100))
-    received_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(index=True)  # the purge job deletes by age

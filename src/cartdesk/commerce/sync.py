@@ -232,10 +232,12 @@ class ImportReport:
     errors: list[str] = field(default_factory=list)
 
 
-def run_import(transaction: Callable[[], Any], *, connection_id: int, connector_factory: Callable[..., Any]) -> ImportReport:
+def run_import(transaction: Callable[[], Any], *, connection_id: int, connector_factory: Callable[..., Any],
+               report: ImportReport | None = None) -> ImportReport:
     """Import everything updated since the last run, one transaction per page, so an import cut
-    short keeps what it did and the next run carries on from the high-water mark."""
-    report = ImportReport()
+    short keeps what it did and the next run carries on from the high-water mark. ``report``
+    (given by the caller) still holds the counts when the shop fails half-way."""
+    report = report if report is not None else ImportReport()
     with transaction() as session:
         connection = get_connection(session, connection_id=connection_id)
         since = connection.synced_until

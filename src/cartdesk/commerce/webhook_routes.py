@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cartdesk.auth.deps import AdminPrincipal
 from cartdesk.brands import service as brands_service
-from cartdesk.commerce import sync, tasks
+from cartdesk.commerce import shop_sync, sync, tasks
 from cartdesk.commerce.connectors.registry import connector_for
 from cartdesk.db.deps import DbSession
 from cartdesk.kit.errors import Unauthorized, ValidationFailed
@@ -44,12 +44,13 @@ class ConnectionRead(BaseModel):
 @router.post("/api/v1/store-connections", status_code=status.HTTP_201_CREATED, response_model=ConnectionRead,
              summary="Connect a Shopify or WooCommerce shop")
 async def create_connection(body: ConnectionCreate, session: DbSession, principal: AdminPrincipal) -> ConnectionRead:
-    """Admins only. Point the platform's webhooks at `/webhooks/{platform}/{id}` and run
-    `cartdesk store-import {id}` once; webhooks keep it current after that."""
+    """Admins only. The first import is queued at once; point the platform's webhooks at
+    `/webhooks/{platform}/{id}` to keep it current (a recurring sync catches up anything missed)."""
     brand = brands_service.resolve(session, ref=body.brand)
     connection = sync.create_connection(session, actor=principal.actor, brand_id=brand.id, platform=body.platform,
                                         base_url=body.base_url, credentials=body.credentials,
                                         webhook_secret=body.webhook_secret)
+    shop_sync.request_sync(session, connection=connection, key="first")
     return ConnectionRead.model_validate(connection)
 
 
