@@ -423,7 +423,11 @@ class StoreConnection(TimestampMixin, Base):
 
 
 class WebhookReceipt(Base):
-    """A webhook delivery already applied, by the platform's delivery id: a replay is a no-op."""
+    """A webhook delivery, by the platform's delivery id: a replay is a no-op.
+
+    The verified body waits in ``payload`` until a job applies it (``applied_at``), so the
+    request never waits on our database work or on the shop's API; once applied the body is
+    dropped (it holds customers' addresses) and the row stays only to recognise replays."""
 
     __tablename__ = "webhook_receipts"
     __table_args__ = (UniqueConstraint("connection_id", "delivery_id"),)
@@ -433,3 +437,6 @@ class WebhookReceipt(Base):
     delivery_id: Mapped[str] = mapped_column(String(200))
     topic: Mapped[str] = mapped_column(String(100))
     received_at: Mapped[datetime] = mapped_column(index=True)  # the purge job deletes by age
+    payload: Mapped[dict[str, Any] | None]
+    applied_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(20))

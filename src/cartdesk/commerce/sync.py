@@ -279,17 +279,17 @@ def _apply(session: Session, connection: StoreConnection, connector: Any, kind: 
     return max(high, ext.updated_at) if high else ext.updated_at
 
 
-def record_delivery(session: Session, *, connection: StoreConnection, delivery_id: str, topic: str) -> bool:
-    """True the first time a delivery id is seen; False for a replay (nothing is applied twice)."""
-    if not delivery_id:
-        return True
+def record_delivery(session: Session, *, connection: StoreConnection, delivery_id: str, topic: str,
+                    payload: dict[str, Any] | None = None) -> WebhookReceipt | None:
+    """The new receipt the first time a delivery id is seen; None for a replay (nothing is applied twice)."""
+    receipt = WebhookReceipt(connection_id=connection.id, delivery_id=delivery_id, topic=topic,
+                             received_at=utcnow(), payload=payload)
     try:
         with session.begin_nested():
-            session.add(WebhookReceipt(connection_id=connection.id, delivery_id=delivery_id, topic=topic,
-                                       received_at=utcnow()))
+            session.add(receipt)
     except IntegrityError:
-        return False
-    return True
+        return None
+    return receipt
 
 
 def apply_webhook(session: Session, *, connection: StoreConnection, connector: Any, topic: str,

@@ -17,7 +17,7 @@ from cartdesk.commerce import refunds as refunds_service
 from cartdesk.commerce import service, shop_sync, sync
 from cartdesk.commerce.connectors.base import Rejected
 from cartdesk.commerce.connectors.registry import connector_for
-from cartdesk.commerce.models import Refund, RefundStatus
+from cartdesk.commerce.models import Refund, RefundStatus, WebhookReceipt
 from cartdesk.config import get_settings
 from cartdesk.jobs.recurring import recurring
 from cartdesk.jobs.registry import job
@@ -80,6 +80,21 @@ def refetch_order(session: Session, payload: dict[str, Any]) -> None:
     connection = sync.get_connection(session, connection_id=payload["connection_id"])
     connector = connector_for(connection, **CONNECTOR_OPTIONS)
     sync.upsert_order(session, connection=connection, ext=connector.to_order(connector.get_order(payload["order_external_id"])))
+
+
+@job("commerce.webhook.apply")
+def apply_webhook(session: Session, payload: dict[str, Any]) -> None:
+    receipt = session.get(WebhookReceipt, payload["receipt_id"])
+    if receipt is None or receipt.applied_at is not None or receipt.payload is None:
+        return  # applied already (a retried job), or purged
+    connection = session.get(sync.StoreConnection, receipt.connection_id)
+    if connection is not None and connection.is_active:
+        receipt.outcome = sync.apply_webhook(session, connection=connection, topic=receipt.topic,
+                                             connector=connector_for(connection, **CONNECTOR_OPTIONS),
+                                             payload=receipt.payload)
+    else:
+        receipt.outcome = "disconnected"
+    receipt.applied_at, receipt.payload = utcnow(), None
 
 
 # --- keeping connected shops current, and tidy -------------------------------------

@@ -293,6 +293,9 @@ def upgrade() -> None:
     sa.Column('delivery_id', sa.String(length=200), nullable=False),
     sa.Column('topic', sa.String(length=100), nullable=False),
     sa.Column('received_at', cartdesk.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('payload', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('applied_at', cartdesk.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('outcome', sa.String(length=20), nullable=True),
     sa.ForeignKeyConstraint(['connection_id'], ['store_connections.id'], name=op.f('fk_webhook_receipts_connection_id_store_connections'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_receipts')),
     sa.UniqueConstraint('connection_id', 'delivery_id', name=op.f('uq_webhook_receipts_connection_id_delivery_id'))
