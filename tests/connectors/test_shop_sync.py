@@ -44,13 +44,16 @@ def test_the_recurring_sync_imports_what_a_lost_webhook_missed_once_per_period(s
     assert session.scalar(select(func.count()).select_from(Event).where(
         Event.verb == "store.synced", Event.subject_id == connection.id)) == 1
 
-    # The next period syncs again, incrementally: nothing new, nothing doubled.
+    # The next period syncs again, incrementally: nothing new, nothing doubled, no full customer list.
+    fake.calls.clear()
     runner.clock.now += timedelta(minutes=15)
     runner.schedule_recurring()
     runner.run_pending()
     session.expire_all()
     assert len(_sync_jobs(session, connection)) == 2
     assert _orders(session, connection) == 1
+    assert any("/orders.json?" in url and "updated_at_min=" in url for _, url in fake.calls)
+    assert not any("/customers.json" in url for _, url in fake.calls)
 
 
 def test_a_shop_that_fails_leaves_its_error_on_the_connection_and_the_next_sync_recovers(session: Session, shopify) -> None:  # type: ignore[no-untyped-def]

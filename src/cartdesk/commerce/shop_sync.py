@@ -1,9 +1,9 @@
 """Keeping connected shops current without anyone at the CLI: sync jobs, the connection
 check and the purge of old webhook receipts.
 
-A sync job runs the same incremental import as ``cartdesk store sync`` inside the job's
-transaction, one savepoint per page: a shop that fails half-way keeps the pages already
-done, and the outcome (when, what came in, the shop's error) is written on the connection
+A sync job runs the same incremental import as ``cartdesk store sync``, one transaction
+per page (committed by the job between the shop's pages, never across an HTTP call): a
+shop that fails half-way keeps the pages already done, and the outcome (when, what came in, the shop's error) is written on the connection
 for the admins' page. The high-water mark moves only after a complete run, so the next
 run re-reads what was missed; the import is idempotent, so re-reading changes nothing.
 """
@@ -67,14 +67,23 @@ def run(session: Session, *, connection_id: int, connector_factory: Callable[...
 
     @contextmanager
     def page() -> Iterator[Session]:
-        with session.begin_nested():
+        # One page, one transaction, as in the CLI: the shop's HTTP calls happen between
+        # commits, so the job never holds SQLite's write lock while it waits on the shop.
+        try:
             yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
 
     report = sync.ImportReport()
     try:
         sync.run_import(page, connection_id=connection_id, connector_factory=connector_factory, report=report)
     except (Rejected, Retry) as exc:
         report.errors.append(str(exc)[:1000])
+    connection = session.get(StoreConnection, connection_id)
+    if connection is None:
+        return report
     connection.last_sync_at = utcnow()
     connection.last_error = report.errors[-1] if report.errors else None
     connection.imported_customers, connection.imported_products = report.customers, report.products

@@ -243,7 +243,9 @@ def run_import(transaction: Callable[[], Any], *, connection_id: int, connector_
         since = connection.synced_until
         connector = connector_factory(connection)
     high = since
-    for kind in ("customers", "products", "orders"):
+    # Customers are listed in full on the first import only (the platforms cannot all filter them by
+    # change); after that, an order brings its customer along, and conversations create their own.
+    for kind in ("customers", "products", "orders") if since is None else ("products", "orders"):
         for page in connector.pages(kind, since if kind != "customers" else None):
             with transaction() as session:
                 connection = get_connection(session, connection_id=connection_id)

@@ -92,7 +92,11 @@ def _row(request: Request, session: Session, connection: StoreConnection, *, not
 def check_shop(request: Request, connection_id: int, session: DbSession, principal: AgentPrincipal) -> Response:
     _admin(principal)
     connection = _connection(session, connection_id)
-    problem = shop_sync.check(connector_for(connection, **tasks.CONNECTOR_OPTIONS))
+    connector = connector_for(connection, **tasks.CONNECTOR_OPTIONS)
+    # Nothing is written here: end the transaction so that SQLite's write lock is not held
+    # while the shop answers (up to the connector's timeout).
+    session.commit()
+    problem = shop_sync.check(connector)
     notice = ("error", problem) if problem else ("success", "Connected: the shop answered with these credentials.")
     if is_htmx(request):
         return _row(request, session, connection, notice=notice)
