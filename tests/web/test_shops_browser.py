@@ -94,8 +94,20 @@ def test_an_admin_connects_tests_and_syncs_a_shop(server: LiveServer, tmp_path: 
         page.goto(server.url + "/store-connections")
         expect(page.locator("[data-held]").first).to_have_text("3")
         expect(page.locator("[data-imported]").first).to_contain_text("3 orders")
+        expect(page.locator("[data-last-error]")).to_have_count(0)
         if SHOTS is not None:
             SHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SHOTS / "store-connections.png"), full_page=True)
+
+        # The shop revokes the token: the next sync says so on the page.
+        fake.token = "revoked"
+        page.locator("article.connection").first.locator("[data-sync]").click()
+        expect(page.locator("article.connection").first.locator("[data-notice]")).to_contain_text("Sync queued")
+        JobRunner(server.db, settings=Settings(database_url="sqlite://", secret_key="x" * 32),
+                  worker_id="browser-test").run_pending()
+        page.goto(server.url + "/store-connections")
+        expect(page.locator("[data-last-error]").first).to_contain_text("401")
+        if SHOTS is not None:
+            page.locator("article.connection").first.screenshot(path=str(SHOTS / "store-connection-error.png"))
         assert errors == []
         browser.close()
