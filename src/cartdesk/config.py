@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     portal_link_max_age_seconds: int = 30 * 24 * 3600
     # Printed on return labels as the address parcels go back to.
     portal_return_address: str = "Returns dock, 1 Warehouse Way, Reno, NV 89501, US"
+    # Connected shops: webhook delivery ids are kept this long to recognise replays (then purged hourly).
+    webhook_receipt_retention_days: int = Field(default=30, ge=1)
 
     # Background work
     run_jobs_in_process: bool = True

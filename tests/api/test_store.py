@@ -151,3 +151,9 @@ def test_store_connections_are_for_admins_and_checked(client: TestClient, sessio
     assert r.status_code == 422 and error_of(r)["details"] == [{"field": "credentials.access_token"}]
     r = client.post("/api/v1/store-connections", headers=admin.headers, json=body)
     assert r.status_code == 201 and r.json()["platform"] == "shopify" and "credentials" not in r.json()
+    from sqlalchemy import select
+
+    from cartdesk.jobs.models import Job
+
+    first = session.scalar(select(Job).where(Job.dedupe_key == f"store-sync:{r.json()['id']}:first"))
+    assert first is not None and first.name == "commerce.store.sync"  # the first import is queued at once

@@ -13,7 +13,7 @@ from cartdesk.auth.models import Role
 from cartdesk.commerce import actions, refunds, shipments, sync
 from cartdesk.commerce import service as commerce_service
 from cartdesk.commerce.connectors.registry import connector_for
-from cartdesk.commerce.models import FinancialStatus, Order, OrderStatus, RefundStatus
+from cartdesk.commerce.models import FinancialStatus, Order, OrderStatus, RefundStatus, WebhookReceipt
 from cartdesk.commerce.schemas import RefundCreate
 from cartdesk.jobs.models import Job
 from tests.connectors.conftest import SECRET
@@ -72,22 +72,29 @@ def _post(client, connection, topic: str, payload: dict, *, webhook_id: str, sec
                        headers=signed_headers(secret, body, topic=topic, webhook_id=webhook_id))
 
 
-def test_webhooks_are_verified_idempotent_and_never_go_backwards(client, session: Session, shopify) -> None:  # type: ignore[no-untyped-def]
+def test_webhooks_are_verified_idempotent_and_never_go_backwards(client, session: Session, shopify, runner) -> None:  # type: ignore[no-untyped-def]
     fake, connection = shopify
     raw = fake.add_order(number=2001, email="cy@example.org", lines=[("POLE", "Poles", 2, "69.00")])
     forged = _post(client, connection, "orders/create", raw, webhook_id="w-1", secret="not-the-secret")
     assert forged.status_code == 401 and _order(session, connection, raw["id"]) is None
-    assert _post(client, connection, "orders/create", raw, webhook_id="w-1").json() == {"status": "order"}
+    assert _post(client, connection, "orders/create", raw, webhook_id="w-1").json() == {"status": "queued"}
+    assert _order(session, connection, raw["id"]) is None  # stored by the request, applied by a job
+    assert runner.run_pending() == 1
     order = _order(session, connection, raw["id"])
     assert order.total == Decimal("138.00") and order.status == OrderStatus.open
+    receipt = session.scalar(select(WebhookReceipt).where(WebhookReceipt.delivery_id == "w-1"))
+    assert (receipt.outcome, receipt.payload) == ("order", None) and receipt.applied_at is not None
     # A newer version cancels it; replaying that delivery, or the older one, changes nothing.
     newer = {**raw, "updated_at": "2026-11-01T12:00:00-05:00", "cancelled_at": "2026-11-01T12:00:00-05:00"}
-    assert _post(client, connection, "orders/cancelled", newer, webhook_id="w-2").json() == {"status": "order"}
+    assert _post(client, connection, "orders/cancelled", newer, webhook_id="w-2").json() == {"status": "queued"}
+    assert _post(client, connection, "orders/cancelled", newer, webhook_id="w-2").json() == {"status": "duplicate"}
+    assert runner.run_pending() == 1  # the replay queued nothing
     session.refresh(order)
     assert order.status == OrderStatus.cancelled
     assert _post(client, connection, "orders/cancelled", newer, webhook_id="w-2").json() == {"status": "duplicate"}
     stale = {**raw, "updated_at": "2026-11-01T11:00:00-05:00", "cancelled_at": None, "email": "eve@example.org"}
-    assert _post(client, connection, "orders/updated", stale, webhook_id="w-3").json() == {"status": "order"}
+    assert _post(client, connection, "orders/updated", stale, webhook_id="w-3").json() == {"status": "queued"}
+    runner.run_pending()
     session.refresh(order)
     assert order.status == OrderStatus.cancelled and order.email == "cy@example.org"
     # Tampering with a signed body breaks the signature.
@@ -170,6 +177,7 @@ def test_a_refund_made_in_shopify_arrives_through_its_webhook(client, session: S
     fake, connection = shopify
     raw = fake.add_order(number=6001, email="gu@example.org", lines=[("TENT", "Tent", 1, "249.00")])
     _post(client, connection, "orders/create", raw, webhook_id="r-1")
+    runner.run_pending()
     order = _order(session, connection, raw["id"])
     # Someone refunds in the Shopify admin: Shopify changes the order and sends refunds/create.
     refund = {"id": 77001, "order_id": raw["id"], "created_at": "2026-11-04T09:00:00-05:00",
@@ -178,10 +186,10 @@ def test_a_refund_made_in_shopify_arrives_through_its_webhook(client, session: S
                                      "subtotal": "49.00", "total_tax": "0.00"}]}
     raw["refunds"].append(refund)
     raw["updated_at"] = "2026-11-04T09:00:00-05:00"
-    assert _post(client, connection, "refunds/create", refund, webhook_id="r-2").json() == {"status": "refetch"}
+    assert _post(client, connection, "refunds/create", refund, webhook_id="r-2").json() == {"status": "queued"}
     assert _post(client, connection, "refunds/create", refund, webhook_id="r-2").json() == {"status": "duplicate"}
     session.commit()
-    assert runner.run_pending() == 1  # one refetch job: the replay queued nothing
+    assert runner.run_pending() == 2  # applying the delivery, then one refetch job: the replay queued nothing
     session.refresh(order)
     assert order.refunded_total == Decimal("49.00") and order.financial_status == FinancialStatus.partially_refunded
     (recorded,) = commerce_service.refunds_for_order(session, order_id=order.id)

@@ -76,7 +76,7 @@ def test_import_pages_by_total_pages_and_resumes_from_the_high_water_mark(sessio
         woo_module.PAGE_SIZE = original
 
 
-def test_signed_webhooks_apply_once_and_forgeries_change_nothing(client, session: Session, woo) -> None:  # type: ignore[no-untyped-def]
+def test_signed_webhooks_apply_once_and_forgeries_change_nothing(client, session: Session, woo, runner) -> None:  # type: ignore[no-untyped-def]
     fake, connection = woo
     raw = fake.add_order(email="bo@example.org", lines=[("TOWEL", "Towel set", 2, "29.50")])
     body = json.dumps(raw).encode()
@@ -85,11 +85,14 @@ def test_signed_webhooks_apply_once_and_forgeries_change_nothing(client, session
     assert bad.status_code == 401 and _order(session, connection, raw) is None
     assert client.post(f"/webhooks/shopify/{connection.id}", content=body, headers={}).status_code == 401
     ok = client.post(url, content=body, headers=signed_headers(SECRET, body, topic="order.created", delivery_id="1"))
-    assert ok.json() == {"status": "order"}
+    assert ok.json() == {"status": "queued"}
     again = client.post(url, content=body, headers=signed_headers(SECRET, body, topic="order.created", delivery_id="1"))
     assert again.json() == {"status": "duplicate"}
+    assert runner.run_pending() == 1
+    assert _order(session, connection, raw).total == Decimal("59.00")
     cancelled = json.dumps({**raw, "status": "cancelled", "date_modified_gmt": "2026-11-01T12:00:00"}).encode()
     client.post(url, content=cancelled, headers=signed_headers(SECRET, cancelled, topic="order.updated", delivery_id="2"))
+    assert runner.run_pending() == 1
     order = _order(session, connection, raw)
     session.refresh(order)
     assert order.status == OrderStatus.cancelled and order.total == Decimal("59.00")

@@ -402,7 +402,8 @@ class StoreConnection(TimestampMixin, Base):
 
     ``credentials`` hold what the platform's API wants (an Admin API access token; a WooCommerce
     consumer key and secret); ``webhook_secret`` verifies the signatures of its webhooks.
-    ``synced_until`` is the incremental import's high-water mark (the platform's updated_at)."""
+    ``synced_until`` is the incremental import's high-water mark (the platform's updated_at);
+    ``last_sync_at`` / ``last_error`` / ``imported_*`` tell admins how the last syncs went."""
 
     __tablename__ = "store_connections"
 
@@ -414,10 +415,19 @@ class StoreConnection(TimestampMixin, Base):
     webhook_secret: Mapped[str] = mapped_column(String(200))
     synced_until: Mapped[datetime | None]
     is_active: Mapped[bool] = mapped_column(default=True)
+    last_sync_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    imported_customers: Mapped[int] = mapped_column(default=0)
+    imported_products: Mapped[int] = mapped_column(default=0)
+    imported_orders: Mapped[int] = mapped_column(default=0)
 
 
 class WebhookReceipt(Base):
-    """A webhook delivery already applied, by the platform's delivery id: a replay is a no-op."""
+    """A webhook delivery, by the platform's delivery id: a replay is a no-op.
+
+    The verified body waits in ``payload`` until a job applies it (``applied_at``), so the
+    request never waits on our database work or on the shop's API; once applied the body is
+    dropped (it holds customers' addresses) and the row stays only to recognise replays."""
 
     __tablename__ = "webhook_receipts"
     __table_args__ = (UniqueConstraint("connection_id", "delivery_id"),)
@@ -426,4 +436,7 @@ class WebhookReceipt(Base):
     connection_id: Mapped[int] = mapped_column(ForeignKey("store_connections.id", ondelete="CASCADE"))
     delivery_id: Mapped[str] = mapped_column(String(200))
     topic: Mapped[str] = mapped_column(String(100))
-    received_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(index=True)  # the purge job deletes by age
+    payload: Mapped[dict[str, Any] | None]
+    applied_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(20))

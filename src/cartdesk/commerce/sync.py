@@ -232,16 +232,20 @@ class ImportReport:
     errors: list[str] = field(default_factory=list)
 
 
-def run_import(transaction: Callable[[], Any], *, connection_id: int, connector_factory: Callable[..., Any]) -> ImportReport:
+def run_import(transaction: Callable[[], Any], *, connection_id: int, connector_factory: Callable[..., Any],
+               report: ImportReport | None = None) -> ImportReport:
     """Import everything updated since the last run, one transaction per page, so an import cut
-    short keeps what it did and the next run carries on from the high-water mark."""
-    report = ImportReport()
+    short keeps what it did and the next run carries on from the high-water mark. ``report``
+    (given by the caller) still holds the counts when the shop fails half-way."""
+    report = report if report is not None else ImportReport()
     with transaction() as session:
         connection = get_connection(session, connection_id=connection_id)
         since = connection.synced_until
         connector = connector_factory(connection)
     high = since
-    for kind in ("customers", "products", "orders"):
+    # Customers are listed in full on the first import only (the platforms cannot all filter them by
+    # change); after that, an order brings its customer along, and conversations create their own.
+    for kind in ("customers", "products", "orders") if since is None else ("products", "orders"):
         for page in connector.pages(kind, since if kind != "customers" else None):
             with transaction() as session:
                 connection = get_connection(session, connection_id=connection_id)
@@ -277,17 +281,17 @@ def _apply(session: Session, connection: StoreConnection, connector: Any, kind: 
     return max(high, ext.updated_at) if high else ext.updated_at
 
 
-def record_delivery(session: Session, *, connection: StoreConnection, delivery_id: str, topic: str) -> bool:
-    """True the first time a delivery id is seen; False for a replay (nothing is applied twice)."""
-    if not delivery_id:
-        return True
+def record_delivery(session: Session, *, connection: StoreConnection, delivery_id: str, topic: str,
+                    payload: dict[str, Any] | None = None) -> WebhookReceipt | None:
+    """The new receipt the first time a delivery id is seen; None for a replay (nothing is applied twice)."""
+    receipt = WebhookReceipt(connection_id=connection.id, delivery_id=delivery_id, topic=topic,
+                             received_at=utcnow(), payload=payload)
     try:
         with session.begin_nested():
-            session.add(WebhookReceipt(connection_id=connection.id, delivery_id=delivery_id, topic=topic,
-                                       received_at=utcnow()))
+            session.add(receipt)
     except IntegrityError:
-        return False
-    return True
+        return None
+    return receipt
 
 
 def apply_webhook(session: Session, *, connection: StoreConnection, connector: Any, topic: str,

@@ -8,16 +8,20 @@ visibly pending; a shop that refuses for good marks the refund failed and frees 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from cartdesk.commerce import refunds as refunds_service
-from cartdesk.commerce import service, sync
+from cartdesk.commerce import service, shop_sync, sync
 from cartdesk.commerce.connectors.base import Rejected
 from cartdesk.commerce.connectors.registry import connector_for
-from cartdesk.commerce.models import Refund, RefundStatus
+from cartdesk.commerce.models import Refund, RefundStatus, WebhookReceipt
+from cartdesk.config import get_settings
+from cartdesk.jobs.recurring import recurring
 from cartdesk.jobs.registry import job
+from cartdesk.kit.clock import utcnow
 
 # Tests point connectors at their fake servers' transports through this hook.
 CONNECTOR_OPTIONS: dict[str, Any] = {}
@@ -76,3 +80,41 @@ def refetch_order(session: Session, payload: dict[str, Any]) -> None:
     connection = sync.get_connection(session, connection_id=payload["connection_id"])
     connector = connector_for(connection, **CONNECTOR_OPTIONS)
     sync.upsert_order(session, connection=connection, ext=connector.to_order(connector.get_order(payload["order_external_id"])))
+
+
+@job("commerce.webhook.apply")
+def apply_webhook(session: Session, payload: dict[str, Any]) -> None:
+    receipt = session.get(WebhookReceipt, payload["receipt_id"])
+    if receipt is None or receipt.applied_at is not None or receipt.payload is None:
+        return  # applied already (a retried job), or purged
+    connection = session.get(sync.StoreConnection, receipt.connection_id)
+    if connection is not None and connection.is_active:
+        receipt.outcome = sync.apply_webhook(session, connection=connection, topic=receipt.topic,
+                                             connector=connector_for(connection, **CONNECTOR_OPTIONS),
+                                             payload=receipt.payload)
+    else:
+        receipt.outcome = "disconnected"
+    receipt.applied_at, receipt.payload = utcnow(), None
+
+
+# --- keeping connected shops current, and tidy -------------------------------------
+
+# A lost webhook is caught up within this long (webhooks themselves arrive in seconds).
+SYNC_EVERY = timedelta(minutes=15)
+
+
+@recurring("commerce.store.sync_all", every=SYNC_EVERY)
+def sync_all(session: Session, payload: dict[str, Any]) -> None:
+    shop_sync.request_all(session, period=int(payload.get("period", 0)))
+
+
+@job(shop_sync.SYNC_JOB)
+def sync_shop(session: Session, payload: dict[str, Any]) -> None:
+    shop_sync.run(session, connection_id=payload["connection_id"],
+                  connector_factory=lambda c: connector_for(c, **CONNECTOR_OPTIONS))
+
+
+@recurring("commerce.webhook_receipts.purge", every=timedelta(hours=1))
+def purge_webhook_receipts(session: Session, payload: dict[str, Any]) -> None:
+    days = get_settings().webhook_receipt_retention_days
+    shop_sync.purge_receipts(session, older_than=utcnow() - timedelta(days=days))

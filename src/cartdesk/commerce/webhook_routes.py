@@ -1,12 +1,14 @@
 """Connecting a shop (admins) and receiving its webhooks (the platform, signed).
 
 A webhook is checked before anything is read from it: a bad signature is a 401 and
-changes nothing. A delivery id seen before is answered 200 and not applied again, so
-the platform's retries and replays are harmless.
+changes nothing. A verified first delivery is stored and applied by a job
+(``commerce.webhook.apply``); a delivery id seen before is answered 200 and not applied
+again, so the platform's retries and replays are harmless.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Literal
 
@@ -15,9 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cartdesk.auth.deps import AdminPrincipal
 from cartdesk.brands import service as brands_service
-from cartdesk.commerce import sync, tasks
+from cartdesk.commerce import shop_sync, sync, tasks
 from cartdesk.commerce.connectors.registry import connector_for
 from cartdesk.db.deps import DbSession
+from cartdesk.jobs import service as jobs_service
 from cartdesk.kit.errors import Unauthorized, ValidationFailed
 from cartdesk.kit.openapi import error_responses
 
@@ -44,12 +47,13 @@ class ConnectionRead(BaseModel):
 @router.post("/api/v1/store-connections", status_code=status.HTTP_201_CREATED, response_model=ConnectionRead,
              summary="Connect a Shopify or WooCommerce shop")
 async def create_connection(body: ConnectionCreate, session: DbSession, principal: AdminPrincipal) -> ConnectionRead:
-    """Admins only. Point the platform's webhooks at `/webhooks/{platform}/{id}` and run
-    `cartdesk store-import {id}` once; webhooks keep it current after that."""
+    """Admins only. The first import is queued at once; point the platform's webhooks at
+    `/webhooks/{platform}/{id}` to keep it current (a recurring sync catches up anything missed)."""
     brand = brands_service.resolve(session, ref=body.brand)
     connection = sync.create_connection(session, actor=principal.actor, brand_id=brand.id, platform=body.platform,
                                         base_url=body.base_url, credentials=body.credentials,
                                         webhook_secret=body.webhook_secret)
+    shop_sync.request_sync(session, connection=connection, key="first")
     return ConnectionRead.model_validate(connection)
 
 
@@ -63,11 +67,18 @@ async def receive_webhook(platform: str, connection_id: int, request: Request, s
     if not connector.verify(request.headers, body):
         raise Unauthorized("The webhook signature does not match.")
     delivery_id, topic = connector.delivery(request.headers)
-    if not sync.record_delivery(session, connection=connection, delivery_id=delivery_id, topic=topic):
-        return {"status": "duplicate"}
     try:
         payload = json.loads(body)
     except ValueError as exc:
         raise ValidationFailed("The webhook body is not JSON.") from exc
-    return {"status": sync.apply_webhook(session, connection=connection, connector=connector, topic=topic,
-                                         payload=payload)}
+    # Without a delivery id, the same body is the same delivery.
+    delivery_id = delivery_id or "sha256:" + hashlib.sha256(body).hexdigest()
+    receipt = sync.record_delivery(session, connection=connection, delivery_id=delivery_id, topic=topic,
+                                   payload=payload)
+    if receipt is None:
+        return {"status": "duplicate"}
+    # Applied by a job: the platform gets its 200 at once (Shopify gives up after 5 s),
+    # and a slow shop API (a refetch) never holds the request.
+    jobs_service.enqueue(session, "commerce.webhook.apply", {"receipt_id": receipt.id},
+                         dedupe_key=f"webhook-receipt:{receipt.id}")
+    return {"status": "queued"}

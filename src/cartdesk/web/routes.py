@@ -13,6 +13,7 @@ from cartdesk.web.agent import (
     kb_articles,
     mailboxes,
     order_actions,
+    shops,
     store,
 )
 from cartdesk.web.agent import knowledge as kb_pages
@@ -25,6 +26,6 @@ from cartdesk.web.widget import routes as widget
 router = APIRouter(include_in_schema=False)
 router.include_router(portal.router)
 router.include_router(portal_conversations.router)
-for module in (auth, inbox, conversations, customers, chat, store, order_actions, mailboxes, kb_articles, kb_pages,
-               hc_pages, hc_contact, widget):
+for module in (auth, inbox, conversations, customers, chat, store, order_actions, shops, mailboxes, kb_articles,
+               kb_pages, hc_pages, hc_contact, widget):
     router.include_router(module.router)

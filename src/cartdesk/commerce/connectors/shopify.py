@@ -64,6 +64,10 @@ class Shopify:
             match = _NEXT.search(response.headers.get("Link", ""))
             url, params = (match.group(1), None) if match else (None, None)
 
+    def check(self) -> None:
+        """One cheap authenticated read: raises Rejected (bad token, wrong address) or Retry (unreachable)."""
+        self.http.request("GET", f"{API}/orders.json", params={"limit": 1, "status": "any", "fields": "id"})
+
     def get_order(self, external_id: str) -> dict[str, Any]:
         return self.http.request("GET", f"{API}/orders/{external_id}.json").json()["order"]
 

@@ -46,6 +46,10 @@ class WooCommerce:
         creds = connection.credentials
         self.http = Http(connection, auth=(creds.get("consumer_key", ""), creds.get("consumer_secret", "")), **http)
 
+    def check(self) -> None:
+        """One cheap authenticated read: raises Rejected (bad keys, wrong address) or Retry (unreachable)."""
+        self.http.request("GET", f"{API}/orders", params={"per_page": 1})
+
     def pages(self, kind: str, since: datetime | None) -> Iterator[list[dict[str, Any]]]:
         page, total = 1, 1
         while page <= total:

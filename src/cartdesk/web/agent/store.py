@@ -1,6 +1,6 @@
 """The store beside the conversation: the customer 360 panel (the conversation page and the
 customer page show it), the supervisor's approval queue and the admins' refund limits.
-The order actions taken from the panel are in ``order_actions.py``."""
+The order actions taken from the panel are in ``order_actions.py``; connected shops in ``shops.py``."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from cartdesk.auth.models import Role
-from cartdesk.brands import service as brands_service
-from cartdesk.commerce import refunds, returns, service, shipments, sync
+from cartdesk.commerce import refunds, returns, service, shipments
 from cartdesk.commerce.models import FulfillmentStatus, Order, OrderStatus, Refund, RefundStatus
 from cartdesk.commerce.policy import REASONS
 from cartdesk.db.deps import DbSession
@@ -135,44 +134,3 @@ async def save_limits(request: Request, session: DbSession, principal: AgentPrin
             refunds.set_limit(session, actor=principal.actor, role=role, amount=amount)
     flash(request, "Refund limits saved.")
     return RedirectResponse("/refund-limits", status_code=303)
-
-
-# --- connected shops (admins) -------------------------------------------------------
-
-
-def _connections_page(request: Request, session: Session, principal, *, error: str | None = None,  # type: ignore[no-untyped-def]
-                      form: dict[str, str] | None = None, status_code: int = 200) -> Response:
-    settings = request.app.state.settings
-    return render(request, "agent/store_connections.html", {
-        **sidebar(session, principal=principal, active=None), "nav": "approvals",
-        "connections": sync.list_connections(session), "brands": brands_service.list_brands(session),
-        "base_url": settings.base_url.rstrip("/"), "error": error, "form": form or {},
-    }, status_code=status_code)
-
-
-@router.get("/store-connections", name="store_connections")
-def connections_page(request: Request, session: DbSession, principal: AgentPrincipal) -> Response:
-    if not principal.is_admin:
-        raise Forbidden("Only admins connect shops.")
-    return _connections_page(request, session, principal)
-
-
-@router.post("/store-connections")
-async def connect_shop(request: Request, session: DbSession, principal: AgentPrincipal) -> Response:
-    if not principal.is_admin:
-        raise Forbidden("Only admins connect shops.")
-    form = await _form(request)
-    platform = form.get("platform", "")
-    keys = ("access_token",) if platform == "shopify" else ("consumer_key", "consumer_secret")
-    try:
-        connection = sync.create_connection(
-            session, actor=principal.actor, brand_id=int(form.get("brand") or 0), platform=platform,
-            base_url=form.get("base_url", "").strip(), webhook_secret=form.get("webhook_secret", ""),
-            credentials={k: form.get(k, "").strip() for k in keys})
-    except (AppError, ValueError) as exc:
-        session.rollback()
-        message = exc.message if isinstance(exc, AppError) else "Choose a brand."
-        return _connections_page(request, session, principal, error=message, form=form, status_code=422)
-    flash(request, f"Connected {platform.capitalize()} shop {connection.base_url}. Point its webhooks at "
-                   f"/webhooks/{platform}/{connection.id} and run `cartdesk store sync {connection.id}` once.")
-    return RedirectResponse("/store-connections", status_code=303)

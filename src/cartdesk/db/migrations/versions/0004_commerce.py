@@ -274,6 +274,11 @@ def upgrade() -> None:
     sa.Column('webhook_secret', sa.String(length=200), nullable=False),
     sa.Column('synced_until', cartdesk.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('is_active', sa.Boolean(), nullable=False),
+    sa.Column('last_sync_at', cartdesk.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('imported_customers', sa.Integer(), nullable=False),
+    sa.Column('imported_products', sa.Integer(), nullable=False),
+    sa.Column('imported_orders', sa.Integer(), nullable=False),
     sa.Column('created_at', cartdesk.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', cartdesk.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['brand_id'], ['brands.id'], name=op.f('fk_store_connections_brand_id_brands')),
@@ -288,10 +293,15 @@ def upgrade() -> None:
     sa.Column('delivery_id', sa.String(length=200), nullable=False),
     sa.Column('topic', sa.String(length=100), nullable=False),
     sa.Column('received_at', cartdesk.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('payload', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('applied_at', cartdesk.db.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('outcome', sa.String(length=20), nullable=True),
     sa.ForeignKeyConstraint(['connection_id'], ['store_connections.id'], name=op.f('fk_webhook_receipts_connection_id_store_connections'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_receipts')),
     sa.UniqueConstraint('connection_id', 'delivery_id', name=op.f('uq_webhook_receipts_connection_id_delivery_id'))
     )
+    with op.batch_alter_table('webhook_receipts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_webhook_receipts_received_at'), ['received_at'], unique=False)
     op.bulk_insert(
         sa.table("refund_limits", sa.column("role", sa.String), sa.column("amount", sa.BigInteger)),
         [{"role": "agent", "amount": 10000}],
