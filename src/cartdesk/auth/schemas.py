@@ -14,6 +14,8 @@ SCOPES = (
     "conversations:write",
     "customers:read",
     "customers:write",
+    "orders:read",
+    "orders:write",
     "admin",
 )
 

@@ -2,7 +2,11 @@
 
 import typer
 
+<<<<<<< HEAD
 from cartdesk.cli import data, demo, email, server, users
+=======
+from cartdesk.cli import data, demo, server, store, users
+>>>>>>> main
 from cartdesk.cli.common import FriendlyGroup
 
 app = typer.Typer(
@@ -24,6 +28,7 @@ app.add_typer(users.token_app, name="token")
 app.add_typer(email.email_app, name="email")
 app.command("export")(data.export)
 app.command("import")(data.import_)
+app.add_typer(store.store_app, name="store")
 
 if __name__ == "__main__":
     app()
