@@ -8,12 +8,9 @@ from fastapi import FastAPI
 def include_all(app: FastAPI) -> None:
     from cartdesk.auth.routes import router as people
     from cartdesk.brands.routes import router as brands
-<<<<<<< HEAD
     from cartdesk.channels.email.routes import router as email
-=======
     from cartdesk.commerce.routes import router as store
     from cartdesk.commerce.webhook_routes import router as store_hooks
->>>>>>> main
     from cartdesk.conversations.attachment_routes import router as attachments
     from cartdesk.conversations.routes import router as conversations
     from cartdesk.customers.routes import router as customers
@@ -21,9 +18,6 @@ def include_all(app: FastAPI) -> None:
     from cartdesk.search.routes import router as search
     from cartdesk.web.routes import router as web
 
-<<<<<<< HEAD
-    for router in (conversations, realtime, customers, attachments, search, people, brands, email, web):
-=======
-    for router in (conversations, realtime, customers, attachments, search, people, brands, store, store_hooks, web):
->>>>>>> main
+    for router in (conversations, realtime, customers, attachments, search, people, brands, email, store, store_hooks,
+                   web):
         app.include_router(router)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cartdesk.auth import service as auth_service
@@ -21,7 +22,7 @@ from cartdesk.auth.schemas import UserCreate
 from cartdesk.brands import service as brands_service
 from cartdesk.channels.email import ingest
 from cartdesk.channels.email import service as email_service
-from cartdesk.channels.email.models import Mailbox
+from cartdesk.channels.email.models import Mailbox, Quarantine
 from cartdesk.db.engine import Database
 from cartdesk.events.schemas import SYSTEM
 from cartdesk.kit.clock import utcnow
@@ -90,8 +91,13 @@ def test_quarantine_page_lists_held_mail(session: Session, client: Any, tmp_path
     assert page.status_code == 200 and "Out of office" in page.text and "Auto-Submitted" in page.text
     raw_link = re.search(r'href="(/api/v1/channels/email/quarantine/\d+/raw)"', page.text)
     assert raw_link
+    assert "Mail is kept for 30 days" in page.text  # CARTDESK_EMAIL_QUARANTINE_DAYS
+    held = session.scalars(select(Quarantine)).one()
+    assert held.viewed_at is None
     raw = client.get(raw_link.group(1))
     assert raw.status_code == 200 and b"Out of office" in raw.content
+    session.expire_all()
+    assert held.viewed_at is not None  # the retention purge now spares it for another window
     # A false positive: the admin files it after all.
     release = re.search(r'action="(/settings/quarantine/\d+/release)"', page.text)
     assert release

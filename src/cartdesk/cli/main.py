@@ -2,11 +2,7 @@
 
 import typer
 
-<<<<<<< HEAD
-from cartdesk.cli import data, demo, email, server, users
-=======
-from cartdesk.cli import data, demo, server, store, users
->>>>>>> main
+from cartdesk.cli import data, demo, email, server, store, users
 from cartdesk.cli.common import FriendlyGroup
 
 app = typer.Typer(

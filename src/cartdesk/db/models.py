@@ -2,9 +2,7 @@
 
 from cartdesk.auth.models import ApiToken, Team, TeamMember, User  # noqa: F401
 from cartdesk.brands.models import Brand  # noqa: F401
-<<<<<<< HEAD
 from cartdesk.channels.email.models import EmailThread, Mailbox, Quarantine  # noqa: F401
-=======
 from cartdesk.commerce.models import (  # noqa: F401
     DiscountCode,
     InventoryMovement,
@@ -22,7 +20,6 @@ from cartdesk.commerce.models import (  # noqa: F401
     TrackingEvent,
     WebhookReceipt,
 )
->>>>>>> main
 from cartdesk.conversations.models import Attachment, Conversation, ConversationTag, Message, Tag  # noqa: F401
 from cartdesk.customers.models import Customer, CustomerIdentity  # noqa: F401
 from cartdesk.db.base import Base

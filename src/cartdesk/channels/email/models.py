@@ -143,6 +143,8 @@ class Quarantine(Base):
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     size: Mapped[int]
     created_at: Mapped[datetime]
+    # Last time an admin downloaded it: the retention purge spares mail someone is looking at.
+    viewed_at: Mapped[datetime | None]
 
 
 __all__ = ["EmailThread", "Mailbox", "Quarantine", "QuarantineReason", "Security"]

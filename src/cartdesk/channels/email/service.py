@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import secrets as pysecrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from cartdesk.brands import service as brands_service
@@ -248,3 +248,36 @@ def get_quarantined_or_raise(session: Session, *, quarantine_id: int) -> Quarant
 
 def quarantine_exists(session: Session, *, message_key: str) -> bool:
     return session.scalar(select(Quarantine.id).where(Quarantine.message_key == message_key)) is not None
+
+
+def mark_quarantine_viewed(session: Session, *, quarantined: Quarantine) -> None:
+    """An admin opened the raw mail: the retention purge leaves it alone for another window."""
+    quarantined.viewed_at = utcnow()
+    session.flush()
+
+
+def purge_quarantine(session: Session, *, older_than_days: int, now: datetime | None = None,
+                     batch: int = 500) -> int:
+    """Delete quarantined mail (row and raw bytes) kept longer than ``older_than_days``.
+
+    Mail an admin downloaded within the window stays: someone is still looking at it.
+    Deletes at most ``batch`` rows, so one run never holds a long write lock; returns the
+    count (the next run goes on). ``older_than_days`` of 0 keeps everything.
+    """
+    if older_than_days <= 0:
+        return 0
+    cutoff = (now or utcnow()) - timedelta(days=older_than_days)
+    ids = session.scalars(
+        select(Quarantine.id)
+        .where(Quarantine.created_at < cutoff, or_(Quarantine.viewed_at.is_(None), Quarantine.viewed_at < cutoff))
+        .order_by(Quarantine.id).limit(batch)
+    ).all()
+    if not ids:
+        return 0
+    session.execute(delete(Quarantine).where(Quarantine.id.in_(ids)), execution_options={"synchronize_session": False})
+    session.expire_all()
+    events_service.record(
+        session, verb="email.quarantine_purged", actor=Actor.system(), subject_type="email_quarantine",
+        subject_id=ids[0], data={"count": len(ids), "ids": list(ids)[:100], "older_than_days": older_than_days},
+    )
+    return len(ids)

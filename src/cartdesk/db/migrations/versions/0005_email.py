@@ -75,6 +75,7 @@ def upgrade() -> None:
     sa.Column('raw', sa.LargeBinary(), nullable=False),
     sa.Column('size', sa.Integer(), nullable=False),
     sa.Column('created_at', cartdesk.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('viewed_at', cartdesk.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['mailbox_id'], ['email_mailboxes.id'], name=op.f('fk_email_quarantine_mailbox_id_email_mailboxes'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_email_quarantine')),
     sa.UniqueConstraint('message_key', name=op.f('uq_email_quarantine_message_key'))
