@@ -335,7 +335,11 @@ def test_without_idle_the_poller_polls_every_interval_and_marks_with_seen(
         thread.join(30)
     names = {name for name, _ in calls}
     assert "idle" not in names and ("add_flags", ([1], [b"\\Seen"])) in calls
-    assert all(args[0][0] == "UNSEEN" for name, args in calls if name == "search")
+    # The first look takes the folder as it is; after that the poller resumes after the last UID it filed.
+    searches = [args[0] for name, args in calls if name == "search"]
+    assert searches[0][0] == "ALL" and all(s[:2] == ["UID", "2:*"] for s in searches[1:2])
+    with fresh_db.transaction(read_only=True) as session:
+        assert session.get_one(Mailbox, mailbox_id).imap_last_uid == 2
     assert _last_error(fresh_db, mailbox_id) is None
     client = _client(dovecot_basic, user)
     client.select_folder("INBOX")
@@ -344,19 +348,34 @@ def test_without_idle_the_poller_polls_every_interval_and_marks_with_seen(
     client.logout()
 
 
-def test_without_keywords_an_unmarked_message_is_refetched_but_stored_once(
+def test_without_keywords_mail_a_person_already_read_is_still_filed(
+    fresh_db: Database, dovecot_basic: Dovecot, tmp_path: Path
+) -> None:
+    mailbox_id, user = _mailbox(fresh_db, dovecot_basic)
+    poller = MailboxPoller(fresh_db, mailbox_id=mailbox_id, config=_config(tmp_path))
+    assert poller.run_once() == 0
+    _deliver(dovecot_basic, user, [make_mail(to=user, message_id=f"read-{n}@c.example") for n in range(2)])
+    client = _client(dovecot_basic, user)  # someone opens the shared mailbox in webmail first
+    client.select_folder("INBOX")
+    client.add_flags(client.search(["ALL"]), [b"\\Seen"])
+    client.logout()
+    assert poller.run_once() == 2  # \Seen is not what the poller goes by: the UID position is
+    assert poller.run_once() == 0
+    poller.close()
+    assert _stored(fresh_db) == 2
+
+
+def test_without_keywords_a_crash_before_the_position_was_saved_refetches_but_stores_once(
     fresh_db: Database, dovecot_basic: Dovecot, tmp_path: Path
 ) -> None:
     mailbox_id, user = _mailbox(fresh_db, dovecot_basic)
     _deliver(dovecot_basic, user, [make_mail(to=user, message_id="seen-only@c.example")])
     poller = MailboxPoller(fresh_db, mailbox_id=mailbox_id, config=_config(tmp_path))
     assert poller.run_once() == 1
-    assert poller.run_once() == 0  # \Seen is the mark: nothing new
+    assert poller.run_once() == 0  # resumes after the saved UID: nothing new
     poller.close()
-    client = _client(dovecot_basic, user)  # as if we had died between the commit and the mark
-    client.select_folder("INBOX")
-    client.remove_flags(client.search(["ALL"]), [b"\\Seen"])
-    client.logout()
+    with fresh_db.transaction() as session:  # as if we had died between the commit and saving the position
+        session.get_one(Mailbox, mailbox_id).imap_last_uid = None
     again = MailboxPoller(fresh_db, mailbox_id=mailbox_id, config=_config(tmp_path))
     assert again.run_once() == 1  # fetched again after the restart ...
     again.close()

@@ -158,6 +158,8 @@ def update(session: Session, *, actor: Actor, mailbox: Mailbox, mailbox_in: Mail
         raise ValidationFailed("A mailbox needs a name.", details=[{"field": "name"}])
     _check_addresses_free(session, mailbox=mailbox, addresses=[values.get("inbound_address")])
     changed = _apply(mailbox, values, secret_key=secret_key)
+    if changed and {"imap_host", "imap_port", "imap_username", "imap_folder"} & set(changed):
+        mailbox.imap_uid_validity = mailbox.imap_last_uid = None  # another folder: its UIDs mean nothing here
     if changed:
         mailbox.updated_at = utcnow()
         session.flush()
@@ -189,6 +191,14 @@ def record_fetch(session: Session, *, mailbox_id: int, count: int, error: str | 
     if idle_supported is not None:
         mailbox.idle_supported = idle_supported
     session.flush()
+
+
+def record_imap_position(session: Session, *, mailbox_id: int, uid_validity: int, last_uid: int) -> None:
+    """The highest UID filed (committed) from the mailbox's folder; the poller resumes after it."""
+    mailbox = session.get(Mailbox, mailbox_id)
+    if mailbox is not None:
+        mailbox.imap_uid_validity, mailbox.imap_last_uid = uid_validity, last_uid
+        session.flush()
 
 
 def ensure_thread(session: Session, *, conversation_id: int, mailbox: Mailbox, customer_address: str,

@@ -52,6 +52,8 @@ def upgrade() -> None:
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('last_error_at', cartdesk.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('idle_supported', sa.Boolean(), nullable=True),
+    sa.Column('imap_uid_validity', sa.BigInteger(), nullable=True),
+    sa.Column('imap_last_uid', sa.BigInteger(), nullable=True),
     sa.Column('created_at', cartdesk.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', cartdesk.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['brand_id'], ['brands.id'], name=op.f('fk_email_mailboxes_brand_id_brands')),
