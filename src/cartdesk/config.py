@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     email_imap_idle_timeout: float = 25.0
     email_smtp_listen: str = ""  # e.g. "0.0.0.0:2525" for forwarding addresses
     email_max_message_bytes: int = 40 * 1024 * 1024
+    # Quarantined mail older than this is purged by a daily job (0 keeps it for ever).
+    email_quarantine_days: int = Field(default=30, ge=0)
 
     # Knowledge base: fuse BM25 with sentence embeddings (needs the `ml` extra installed)
     kb_semantic: bool = False

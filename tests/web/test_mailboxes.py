@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cartdesk.auth import service as auth_service
@@ -21,7 +22,8 @@ from cartdesk.auth.schemas import UserCreate
 from cartdesk.brands import service as brands_service
 from cartdesk.channels.email import ingest
 from cartdesk.channels.email import service as email_service
-from cartdesk.channels.email.models import Mailbox
+from cartdesk.channels.email.models import Mailbox, Quarantine
+from cartdesk.conversations.models import Conversation
 from cartdesk.db.engine import Database
 from cartdesk.events.schemas import SYSTEM
 from cartdesk.kit.clock import utcnow
@@ -90,8 +92,13 @@ def test_quarantine_page_lists_held_mail(session: Session, client: Any, tmp_path
     assert page.status_code == 200 and "Out of office" in page.text and "Auto-Submitted" in page.text
     raw_link = re.search(r'href="(/api/v1/channels/email/quarantine/\d+/raw)"', page.text)
     assert raw_link
+    assert "Mail is kept for 30 days" in page.text  # CARTDESK_EMAIL_QUARANTINE_DAYS
+    held = session.scalars(select(Quarantine)).one()
+    assert held.viewed_at is None
     raw = client.get(raw_link.group(1))
     assert raw.status_code == 200 and b"Out of office" in raw.content
+    session.expire_all()
+    assert held.viewed_at is not None  # the retention purge now spares it for another window
     # A false positive: the admin files it after all.
     release = re.search(r'action="(/settings/quarantine/\d+/release)"', page.text)
     assert release
@@ -121,6 +128,12 @@ def _seed(db: Database) -> Store:
                                  ({"Precedence": "bulk"}, "Weekly newsletter")):
             ingest.ingest(session, raw=make_mail(to=good.address, headers=headers, subject=subject), source="imap",
                           store=store, mailbox=good)
+        ingest.ingest(session, raw=make_mail(
+            to=good.address, subject="Torn jacket", body="The blue jacket arrived torn.",
+            html="<p>Hello,</p><p>the <b>blue jacket</b> (order <b>#4411</b>) arrived <i>torn</i>:</p>"
+                 "<table><tr><th>Item</th><th>Qty</th></tr><tr><td>Blue jacket, M</td><td>1</td></tr></table>"
+                 "<p>Could you send a new one?<br>Alice</p><script>document.body.innerHTML='pwned'</script>"),
+            source="imap", store=store, mailbox=good)
         email_service.quarantine(session, raw=b"\x00garbage", source="smtp", reason="unparseable",  # type: ignore[arg-type]
                                  error="UnparseableEmail: The mail has no sender address (From).",
                                  message_key="garbage-1", mailbox_id=bad.id)
@@ -161,6 +174,15 @@ def test_mailbox_pages_in_chromium(server: Any, tmp_path: Path) -> None:
         page.goto(server.url + "/settings/quarantine")
         expect(page.locator("#quarantine-table")).to_contain_text("Out of office")
         page.screenshot(path=str(shots / "quarantine.png"))
+        with server.db.transaction(read_only=True) as s:
+            torn = s.scalars(select(Conversation.id).where(Conversation.subject == "Torn jacket")).one()
+        page.goto(server.url + f"/conversations/{torn}")
+        page.click("text=Show original formatting")
+        frame = page.frame_locator("iframe.msg-html-frame")
+        expect(frame.locator("table")).to_contain_text("Blue jacket, M")  # signed in inside the sandbox too
+        expect(frame.locator("b").first).to_have_text("blue jacket")
+        expect(frame.locator("body")).not_to_contain_text("pwned")
+        page.screenshot(path=str(shots / "mail-original-html.png"))
         browser.close()
     assert not errors, errors
 

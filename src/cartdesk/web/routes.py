@@ -11,6 +11,7 @@ from cartdesk.web.agent import (
     customers,
     inbox,
     kb_articles,
+    mail_original,
     mailboxes,
     order_actions,
     shops,
@@ -26,6 +27,6 @@ from cartdesk.web.widget import routes as widget
 router = APIRouter(include_in_schema=False)
 router.include_router(portal.router)
 router.include_router(portal_conversations.router)
-for module in (auth, inbox, conversations, customers, chat, store, order_actions, shops, mailboxes, kb_articles,
+for module in (auth, inbox, conversations, customers, chat, store, order_actions, shops, mailboxes, mail_original, kb_articles,
                kb_pages, hc_pages, hc_contact, widget):
     router.include_router(module.router)

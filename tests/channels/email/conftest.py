@@ -111,4 +111,4 @@ def fresh_db(database: Any, tmp_path: Path) -> Iterator[Any]:
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
-from tests.channels.email.servers import dovecot  # noqa: E402, F401
+from tests.channels.email.servers import dovecot, dovecot_basic  # noqa: E402, F401

@@ -91,8 +91,25 @@ service stats {{
 }}
 protocol imap {{
   mail_max_userip_connections = 100
+{imap_extra}
+}}
+{extra}
+"""
+
+# A plainer server than Dovecot's defaults, for the code paths most providers never take:
+# no IDLE (poll every interval), no MOVE and no UIDPLUS (COPY + \Deleted + EXPUNGE), and
+# no keywords of our own. The capability list is what Dovecot announces (it would still
+# accept the commands; the poller must not send them). Keywords are refused for real: a
+# global ACL without the "w" right leaves only \Seen and \Deleted settable, and
+# PERMANENTFLAGS says so.
+BASIC_IMAP = "  imap_capability = IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE LITERAL+ NAMESPACE\n"
+BASIC_EXTRA = """
+mail_plugins = $mail_plugins acl
+plugin {{
+  acl = vfile:{root}/global-acl
 }}
 """
+BASIC_ACL = "* owner lrsitekxa\n"
 
 
 def _unprivileged() -> tuple[int, int, str, str]:
@@ -123,14 +140,30 @@ def dovecot() -> Iterator[Dovecot]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def dovecot_basic() -> Iterator[Dovecot]:
+    """A Dovecot without IDLE, MOVE, UIDPLUS and keywords (see ``BASIC_IMAP``)."""
+    binary = dovecot_binary()
+    if binary is None:
+        if IN_CI:
+            raise RuntimeError("dovecot is missing in CI (apt-get install dovecot-imapd)")
+        pytest.skip("dovecot is not installed (apt-get install dovecot-imapd)")
+    with running_dovecot(binary, basic=True) as server:
+        yield server
+
+
 @contextmanager
-def running_dovecot(binary: str) -> Iterator[Dovecot]:
+def running_dovecot(binary: str, *, basic: bool = False) -> Iterator[Dovecot]:
     """Dovecot on a free loopback port until the block ends (tests and bench/email_idle_bench.py)."""
     # Not under pytest's tmp dir: that is private to us (0700), and Dovecot runs as another user.
     root = Path(tempfile.mkdtemp(prefix="cartdesk-dovecot-"))
     uid, gid, user, group = _unprivileged()
     port = _free_port()
-    (root / "dovecot.conf").write_text(_CONFIG.format(root=root, user=user, group=group, port=port))
+    extra = BASIC_EXTRA.format(root=root) if basic else ""
+    (root / "dovecot.conf").write_text(_CONFIG.format(root=root, user=user, group=group, port=port,
+                                                      imap_extra=BASIC_IMAP if basic else "", extra=extra))
+    if basic:
+        (root / "global-acl").write_text(BASIC_ACL)
     (root / "passwd").write_text("".join(f"user{n}@shop.example:{{PLAIN}}secret\n" for n in range(1, USERS + 1)))
     for path in (root, *root.iterdir()):
         os.chown(path, uid, gid)

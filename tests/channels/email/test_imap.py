@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from imapclient import IMAPClient
 from sqlalchemy import func, select
 
@@ -281,3 +282,125 @@ def test_a_hanging_server_does_not_delay_another_mailbox(fresh_db: Database, dov
         threads[1].join(30)
     finally:
         silent.close()
+
+
+# --- a plainer server: no IDLE, no MOVE/UIDPLUS, no keywords (servers.BASIC_IMAP) ----------
+
+def _spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
+    """Record the poller's IMAP calls, and fail on IDLE and MOVE: Dovecot would accept them
+    though it does not announce them, so only this shows the poller never sends them."""
+    calls: list[tuple[str, Any]] = []
+
+    def forbidden(name: str) -> Any:
+        def call(self: IMAPClient, *args: Any, **kw: Any) -> Any:
+            calls.append((name, args))
+            raise AssertionError(f"{name} sent to a server that does not offer it")
+        return call
+
+    def recorded(name: str) -> Any:
+        original = getattr(IMAPClient, name)
+
+        def call(self: IMAPClient, *args: Any, **kw: Any) -> Any:
+            calls.append((name, args))
+            return original(self, *args, **kw)
+        return call
+
+    for name in ("idle", "move"):
+        monkeypatch.setattr(IMAPClient, name, forbidden(name))
+    for name in ("search", "add_flags", "copy", "expunge"):
+        monkeypatch.setattr(IMAPClient, name, recorded(name))
+    return calls
+
+
+def test_without_idle_the_poller_polls_every_interval_and_marks_with_seen(
+    fresh_db: Database, dovecot_basic: Dovecot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mailbox_id, user = _mailbox(fresh_db, dovecot_basic)
+    _deliver(dovecot_basic, user, [make_mail(to=user, message_id="before@c.example")])
+    calls = _spy(monkeypatch)
+    stop = threading.Event()
+    # idle_timeout is long: if the poller wrongly sat in IDLE, the second mail would wait 60 s.
+    poller = MailboxPoller(fresh_db, mailbox_id=mailbox_id, config=_config(tmp_path, poll_interval=0.5,
+                                                                            idle_timeout=60.0))
+    thread = threading.Thread(target=poller.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        _wait(lambda: _stored(fresh_db) == 1, 10)
+        assert not _idle_supported(fresh_db, mailbox_id)  # recorded: the health page says "polling"
+        _deliver(dovecot_basic, user, [make_mail(to=user, message_id="after@c.example")])
+        _wait(lambda: _stored(fresh_db) == 2, 5)  # picked up by the next poll, not by IDLE
+        assert poller._marker == b"\\Seen"  # the server refuses keywords (PERMANENTFLAGS)
+    finally:
+        stop.set()
+        thread.join(30)
+    names = {name for name, _ in calls}
+    assert "idle" not in names and ("add_flags", ([1], [b"\\Seen"])) in calls
+    # The first look takes the folder as it is; after that the poller resumes after the last UID it filed.
+    searches = [args[0] for name, args in calls if name == "search"]
+    assert searches[0][0] == "ALL" and all(s[:2] == ["UID", "2:*"] for s in searches[1:2])
+    with fresh_db.transaction(read_only=True) as session:
+        assert session.get_one(Mailbox, mailbox_id).imap_last_uid == 2
+    assert _last_error(fresh_db, mailbox_id) is None
+    client = _client(dovecot_basic, user)
+    client.select_folder("INBOX")
+    flags = client.get_flags(client.search(["ALL"]))
+    assert len(flags) == 2 and all(b"\\Seen" in f and FILED not in f for f in flags.values())
+    client.logout()
+
+
+def test_without_keywords_mail_a_person_already_read_is_still_filed(
+    fresh_db: Database, dovecot_basic: Dovecot, tmp_path: Path
+) -> None:
+    mailbox_id, user = _mailbox(fresh_db, dovecot_basic)
+    poller = MailboxPoller(fresh_db, mailbox_id=mailbox_id, config=_config(tmp_path))
+    assert poller.run_once() == 0
+    _deliver(dovecot_basic, user, [make_mail(to=user, message_id=f"read-{n}@c.example") for n in range(2)])
+    client = _client(dovecot_basic, user)  # someone opens the shared mailbox in webmail first
+    client.select_folder("INBOX")
+    client.add_flags(client.search(["ALL"]), [b"\\Seen"])
+    client.logout()
+    assert poller.run_once() == 2  # \Seen is not what the poller goes by: the UID position is
+    assert poller.run_once() == 0
+    poller.close()
+    assert _stored(fresh_db) == 2
+
+
+def test_without_keywords_a_crash_before_the_position_was_saved_refetches_but_stores_once(
+    fresh_db: Database, dovecot_basic: Dovecot, tmp_path: Path
+) -> None:
+    mailbox_id, user = _mailbox(fresh_db, dovecot_basic)
+    _deliver(dovecot_basic, user, [make_mail(to=user, message_id="seen-only@c.example")])
+    poller = MailboxPoller(fresh_db, mailbox_id=mailbox_id, config=_config(tmp_path))
+    assert poller.run_once() == 1
+    assert poller.run_once() == 0  # resumes after the saved UID: nothing new
+    poller.close()
+    with fresh_db.transaction() as session:  # as if we had died between the commit and saving the position
+        session.get_one(Mailbox, mailbox_id).imap_last_uid = None
+    again = MailboxPoller(fresh_db, mailbox_id=mailbox_id, config=_config(tmp_path))
+    assert again.run_once() == 1  # fetched again after the restart ...
+    again.close()
+    assert _stored(fresh_db) == 1  # ... and the Message-ID dedupe keeps it once
+
+
+def test_without_move_or_uidplus_filed_messages_are_copied_and_expunged(
+    fresh_db: Database, dovecot_basic: Dovecot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mailbox_id, user = _mailbox(fresh_db, dovecot_basic, imap_done_folder="Filed")
+    client = _client(dovecot_basic, user)
+    assert not client.has_capability("MOVE") and not client.has_capability("UIDPLUS")
+    client.create_folder("Filed")
+    client.logout()
+    _deliver(dovecot_basic, user, [make_mail(to=user, subject=f"m{n}") for n in range(3)])
+    calls = _spy(monkeypatch)
+    poller = MailboxPoller(fresh_db, mailbox_id=mailbox_id, config=_config(tmp_path))
+    assert poller.run_once() == 3
+    assert poller.run_once() == 0
+    poller.close()
+    assert _stored(fresh_db) == 3
+    client = _client(dovecot_basic, user)
+    assert client.select_folder("INBOX")[b"EXISTS"] == 0
+    assert client.select_folder("Filed")[b"EXISTS"] == 3
+    client.logout()
+    assert [name for name, _ in calls].count("copy") == 3
+    # Without UIDPLUS a plain EXPUNGE, never the UID EXPUNGE the server would refuse.
+    assert [args for name, args in calls if name == "expunge"] == [(), (), ()]

@@ -83,6 +83,8 @@ class MailboxPoller:
         self._client: IMAPClient | None = None
         self._mailbox: Mailbox | None = None
         self._marker = FILED
+        # Keyword-less servers: (UIDVALIDITY, highest UID committed) or None when unknown.
+        self._position: tuple[int, int | None] | None = None
 
     # --- one pass --------------------------------------------------------------------
 
@@ -96,18 +98,36 @@ class MailboxPoller:
         permanent = tuple(selected.get(b"PERMANENTFLAGS", ()))
         # Servers that refuse keywords of our own get \Seen as the "filed" mark instead.
         self._marker = FILED if (b"\\*" in permanent or FILED in permanent) else SEEN
+        validity = int(selected.get(b"UIDVALIDITY", 0))
+        known = mailbox.imap_last_uid if mailbox.imap_uid_validity == validity else None
+        self._position = (validity, known)
         self._client, self._mailbox = client, mailbox
         return client
 
     def run_once(self) -> int:
         """File every unfiled message in the folder; returns how many were handled."""
+        fresh = self._client is None
         client = self._connect()
-        criteria: list[Any] = ["NOT", "KEYWORD", self._marker.decode()] if self._marker == FILED else ["UNSEEN"]
+        if not fresh:
+            # A server brings a selected folder up to date only between commands (Dovecot: after
+            # each one), so without NOOP the SEARCH of a kept connection misses mail that arrived
+            # since the last command, and a server without IDLE delivered it a poll interval late.
+            client.noop()
+        last = self._position[1] if self._position else None
+        if self._marker == FILED:
+            criteria: list[Any] = ["NOT", "KEYWORD", self._marker.decode()]
+        elif last is not None:
+            # No keyword of ours: resume after the last UID we committed, read or unread.
+            criteria = ["UID", f"{last + 1}:*"]
+        else:
+            # First look at this folder (or its UIDs were reset): everything since the mailbox was
+            # added; anything already stored is a Message-ID duplicate, filed at no cost.
+            criteria = ["ALL"]
         if self._mailbox is not None:
             # Connecting a mailbox must not import its years of history: only mail that arrived
             # from the day before it was added on (IMAP's SINCE has day granularity).
             criteria += ["SINCE", (self._mailbox.created_at - timedelta(days=1)).date()]
-        uids = sorted(client.search(criteria))
+        uids = sorted(uid for uid in client.search(criteria) if last is None or uid > last)  # "n:*" includes the top
         handled = 0
         for start in range(0, len(uids), self.config.batch_size):
             batch = uids[start:start + self.config.batch_size]
@@ -121,7 +141,16 @@ class MailboxPoller:
                                limits=self.config.limits, mailbox_id=self.mailbox_id)
                 self._mark_filed(client, uid)
                 handled += 1
+            self._save_position(batch[-1])
         return handled
+
+    def _save_position(self, uid: int) -> None:
+        if self._marker == FILED or self._position is None:
+            return
+        validity = self._position[0]
+        with self.database.transaction() as session:
+            email_service.record_imap_position(session, mailbox_id=self.mailbox_id, uid_validity=validity, last_uid=uid)
+        self._position = (validity, uid)
 
     def _mark_filed(self, client: IMAPClient, uid: int) -> None:
         client.add_flags([uid], [self._marker, SEEN] if self._marker == FILED else [SEEN])

@@ -198,6 +198,9 @@ def _file(session: Session, *, raw: bytes, parsed: ParsedEmail, mailbox: Mailbox
             _acknowledge(session, conversation=conversation, customer=customer, mailbox=mailbox)
     email_service.ensure_thread(session, conversation_id=message.conversation_id, mailbox=mailbox, customer_address=parsed.from_address,
                    cited=threads.order_numbers(parsed.subject, parsed.text))
+    if parsed.html:
+        # Channel-neutral again: the conversation view embeds this page for any message that names one.
+        message.meta = {**message.meta, "original_html_url": f"/mail/messages/{message.id}/original"}
     skipped = _attach(session, message=message, parsed=parsed, store=store, limits=limits)
     if skipped:
         message.meta = {**message.meta, "email": {**message.meta["email"], "skipped_attachments": skipped}}

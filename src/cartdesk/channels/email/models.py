@@ -16,7 +16,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cartdesk.db.base import Base, TimestampMixin
@@ -77,6 +77,10 @@ class Mailbox(TimestampMixin, Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None]
     idle_supported: Mapped[bool | None]
+    # Where the poller got to, for servers that refuse our "filed" keyword: \\Seen alone would
+    # skip mail a person read in webmail before we fetched it. Valid for one UIDVALIDITY.
+    imap_uid_validity: Mapped[int | None] = mapped_column(BigInteger)
+    imap_last_uid: Mapped[int | None] = mapped_column(BigInteger)
 
     @property
     def domain(self) -> str:
@@ -143,6 +147,8 @@ class Quarantine(Base):
     raw: Mapped[bytes] = mapped_column(LargeBinary)
     size: Mapped[int]
     created_at: Mapped[datetime]
+    # Last time an admin downloaded it: the retention purge spares mail someone is looking at.
+    viewed_at: Mapped[datetime | None]
 
 
 __all__ = ["EmailThread", "Mailbox", "Quarantine", "QuarantineReason", "Security"]

@@ -134,6 +134,7 @@ def list_quarantine(session: DbSession, principal: AdminPrincipal, mailbox_id: i
 def quarantine_raw(quarantine_id: int, session: DbSession, principal: AdminPrincipal) -> Response:
     """Exactly the bytes that arrived, to inspect or re-send by hand."""
     row = email_service.get_quarantined_or_raise(session, quarantine_id=quarantine_id)
+    email_service.mark_quarantine_viewed(session, quarantined=row)
     return Response(row.raw, media_type="message/rfc822",
                     headers={"Content-Disposition": f'attachment; filename="quarantine-{row.id}.eml"'})
 

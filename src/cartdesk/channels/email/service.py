@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import secrets as pysecrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from cartdesk.brands import service as brands_service
@@ -158,6 +158,8 @@ def update(session: Session, *, actor: Actor, mailbox: Mailbox, mailbox_in: Mail
         raise ValidationFailed("A mailbox needs a name.", details=[{"field": "name"}])
     _check_addresses_free(session, mailbox=mailbox, addresses=[values.get("inbound_address")])
     changed = _apply(mailbox, values, secret_key=secret_key)
+    if changed and {"imap_host", "imap_port", "imap_username", "imap_folder"} & set(changed):
+        mailbox.imap_uid_validity = mailbox.imap_last_uid = None  # another folder: its UIDs mean nothing here
     if changed:
         mailbox.updated_at = utcnow()
         session.flush()
@@ -189,6 +191,14 @@ def record_fetch(session: Session, *, mailbox_id: int, count: int, error: str | 
     if idle_supported is not None:
         mailbox.idle_supported = idle_supported
     session.flush()
+
+
+def record_imap_position(session: Session, *, mailbox_id: int, uid_validity: int, last_uid: int) -> None:
+    """The highest UID filed (committed) from the mailbox's folder; the poller resumes after it."""
+    mailbox = session.get(Mailbox, mailbox_id)
+    if mailbox is not None:
+        mailbox.imap_uid_validity, mailbox.imap_last_uid = uid_validity, last_uid
+        session.flush()
 
 
 def ensure_thread(session: Session, *, conversation_id: int, mailbox: Mailbox, customer_address: str,
@@ -248,3 +258,36 @@ def get_quarantined_or_raise(session: Session, *, quarantine_id: int) -> Quarant
 
 def quarantine_exists(session: Session, *, message_key: str) -> bool:
     return session.scalar(select(Quarantine.id).where(Quarantine.message_key == message_key)) is not None
+
+
+def mark_quarantine_viewed(session: Session, *, quarantined: Quarantine) -> None:
+    """An admin opened the raw mail: the retention purge leaves it alone for another window."""
+    quarantined.viewed_at = utcnow()
+    session.flush()
+
+
+def purge_quarantine(session: Session, *, older_than_days: int, now: datetime | None = None,
+                     batch: int = 500) -> int:
+    """Delete quarantined mail (row and raw bytes) kept longer than ``older_than_days``.
+
+    Mail an admin downloaded within the window stays: someone is still looking at it.
+    Deletes at most ``batch`` rows, so one run never holds a long write lock; returns the
+    count (the next run goes on). ``older_than_days`` of 0 keeps everything.
+    """
+    if older_than_days <= 0:
+        return 0
+    cutoff = (now or utcnow()) - timedelta(days=older_than_days)
+    ids = session.scalars(
+        select(Quarantine.id)
+        .where(Quarantine.created_at < cutoff, or_(Quarantine.viewed_at.is_(None), Quarantine.viewed_at < cutoff))
+        .order_by(Quarantine.id).limit(batch)
+    ).all()
+    if not ids:
+        return 0
+    session.execute(delete(Quarantine).where(Quarantine.id.in_(ids)), execution_options={"synchronize_session": False})
+    session.expire_all()
+    events_service.record(
+        session, verb="email.quarantine_purged", actor=Actor.system(), subject_type="email_quarantine",
+        subject_id=ids[0], data={"count": len(ids), "ids": list(ids)[:100], "older_than_days": older_than_days},
+    )
+    return len(ids)

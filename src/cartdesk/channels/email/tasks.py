@@ -7,11 +7,16 @@ the web process with in-process jobs, or in `cartdesk worker`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.orm import Session
+
+from cartdesk.channels.email import service as email_service
 from cartdesk.channels.email.ingest import Limits
-from cartdesk.config import Settings
+from cartdesk.config import Settings, get_settings
 from cartdesk.db.engine import Database
+from cartdesk.jobs.recurring import recurring
 from cartdesk.jobs.registry import BackgroundService, service
 
 if TYPE_CHECKING:
@@ -51,3 +56,10 @@ def smtp_receiver(database: Database, settings: Settings) -> BackgroundService |
     host, _, port = settings.email_smtp_listen.rpartition(":")
     return SmtpReceiver(database, host=host or "127.0.0.1", port=int(port), store=create_store(settings),
                         limits=limits(settings))
+
+
+@recurring("email.purge_quarantine", every=timedelta(hours=1))
+def purge_quarantine(session: Session, payload: dict[str, Any]) -> None:
+    """Hourly: drop quarantined mail past ``CARTDESK_EMAIL_QUARANTINE_DAYS``, in batches."""
+    days = int(payload.get("days", get_settings().email_quarantine_days))
+    email_service.purge_quarantine(session, older_than_days=days)

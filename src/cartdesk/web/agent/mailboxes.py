@@ -168,7 +168,8 @@ def quarantine_page(request: Request, session: DbSession, principal: AgentPrinci
     _admin(principal)
     mailboxes = {m.id: m for m in email_service.list_mailboxes(session)}
     return _page(request, session, principal, "agent/quarantine.html", {
-        "rows": email_service.list_quarantine(session, limit=200), "mailboxes": mailboxes})
+        "rows": email_service.list_quarantine(session, limit=200), "mailboxes": mailboxes,
+        "keep_days": request.app.state.settings.email_quarantine_days})
 
 
 @router.post("/quarantine/{quarantine_id}/release", name="quarantine_release")

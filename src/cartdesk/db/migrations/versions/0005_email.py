@@ -52,6 +52,8 @@ def upgrade() -> None:
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('last_error_at', cartdesk.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('idle_supported', sa.Boolean(), nullable=True),
+    sa.Column('imap_uid_validity', sa.BigInteger(), nullable=True),
+    sa.Column('imap_last_uid', sa.BigInteger(), nullable=True),
     sa.Column('created_at', cartdesk.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', cartdesk.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['brand_id'], ['brands.id'], name=op.f('fk_email_mailboxes_brand_id_brands')),
@@ -75,6 +77,7 @@ def upgrade() -> None:
     sa.Column('raw', sa.LargeBinary(), nullable=False),
     sa.Column('size', sa.Integer(), nullable=False),
     sa.Column('created_at', cartdesk.db.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('viewed_at', cartdesk.db.base.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['mailbox_id'], ['email_mailboxes.id'], name=op.f('fk_email_quarantine_mailbox_id_email_mailboxes'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_email_quarantine')),
     sa.UniqueConstraint('message_key', name=op.f('uq_email_quarantine_message_key'))
