@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     session_cookie_secure: bool = False
     session_max_age_seconds: int = 14 * 24 * 3600
 
+    # Customer portal: how long a signed order link (emailed, or made by a lookup) stays valid
+    portal_link_max_age_seconds: int = 30 * 24 * 3600
+    # Printed on return labels as the address parcels go back to.
+    portal_return_address: str = "Returns dock, 1 Warehouse Way, Reno, NV 89501, US"
+
     # Background work
     run_jobs_in_process: bool = True
     job_poll_interval: float = 1.0

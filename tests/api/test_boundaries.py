@@ -125,3 +125,24 @@ def test_malformed_json_and_wrong_types(client, agent: Caller) -> None:
     assert response.status_code == 422 and error_of(response)["code"] == "validation_error"
     response = client.get("/api/v1/customers/not-a-number", headers=agent.headers)
     assert response.status_code == 422 and fields_of(response) == {"customer_id"}
+
+
+def test_a_constraint_hit_by_a_race_is_a_409_and_saves_nothing(
+    client, agent: Caller, session: Session, brand: Brand, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = {"customer": {"email": "racer@example.com", "name": "Racer"}, "subject": "Hi",
+            "message": {"body": "Hello"}, "brand": brand.id}
+    assert client.post("/api/v1/conversations", headers=agent.headers, json=body).status_code == 201
+    before = _counts(session)
+
+    from cartdesk.customers import service as customers_service
+
+    # As if a concurrent request had created the customer after our lookup: the
+    # insert of the same email identity then meets the unique constraint.
+    monkeypatch.setattr(customers_service, "find_by_identity", lambda *a, **k: None)
+    response = client.post("/api/v1/conversations", headers=agent.headers, json=body)
+    assert response.status_code == 409, response.text
+    error = error_of(response)
+    assert error["code"] == "conflict" and "nothing was saved" in error["message"]
+    assert error["details"]["constraint"]
+    assert _counts(session) == before

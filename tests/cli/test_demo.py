@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from cartdesk.auth import service as auth_service
 from cartdesk.auth.models import User
@@ -16,6 +16,7 @@ from cartdesk.brands.models import Brand
 from cartdesk.conversations.models import Conversation, Message
 from cartdesk.customers.models import Customer
 from cartdesk.demo import seed as demo_seed
+from cartdesk.demo.loading import PG_SEARCH_INDEXES
 from cartdesk.demo.people import USERS
 from cartdesk.events.models import Event
 from cartdesk.jobs.models import Job
@@ -39,6 +40,12 @@ def fingerprint(database) -> list[tuple[Any, ...]]:  # type: ignore[no-untyped-d
                       for m in messages),
             ))
         return rows
+
+
+def _search_index_definitions(database) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    with database.transaction(read_only=True) as session:
+        rows = session.execute(text("SELECT indexname, indexdef FROM pg_indexes WHERE indexname LIKE 'ix_%_fts'"))
+        return dict(rows.all())
 
 
 def count(database, model) -> int:  # type: ignore[no-untyped-def]
@@ -155,6 +162,13 @@ def test_bulk_seed_is_deterministic_numbered_and_searchable(make_cli) -> None:  
         admin = auth_service.principal_for(auth_service.get_by_email(session, email="admin@demo.cartdesk.dev"))
         hits = search_service.search(session, principal=admin, q=word, limit=50)
         assert last.id in {hit.id for hit in hits.messages}
+
+    if database.dialect == "postgresql":
+        # The full-text indexes dropped for the load were rebuilt exactly as migration 0001 made them.
+        fresh = make_cli("fresh")
+        fresh.ok("migrate")
+        assert _search_index_definitions(database) == _search_index_definitions(fresh.database())
+        assert set(_search_index_definitions(database)) == set(PG_SEARCH_INDEXES)
 
     # New rows still get fresh ids and numbers (PostgreSQL sequences were moved past the bulk ids).
     from tests.factories.conversations import make_conversation

@@ -104,3 +104,5 @@ ConversationsRead = Annotated[Principal, Depends(require_scope("conversations:re
 ConversationsWrite = Annotated[Principal, Depends(require_scope("conversations:write"))]
 CustomersRead = Annotated[Principal, Depends(require_scope("customers:read"))]
 CustomersWrite = Annotated[Principal, Depends(require_scope("customers:write"))]
+OrdersRead = Annotated[Principal, Depends(require_scope("orders:read"))]
+OrdersWrite = Annotated[Principal, Depends(require_scope("orders:write"))]

@@ -16,6 +16,8 @@ SCOPES = (
     "customers:write",
     "kb:read",
     "kb:write",
+    "orders:read",
+    "orders:write",
     "admin",
 )
 

@@ -2,7 +2,7 @@
 
 import typer
 
-from cartdesk.cli import data, demo, kb, server, users
+from cartdesk.cli import data, demo, kb, server, store, users
 from cartdesk.cli.common import FriendlyGroup
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.add_typer(users.token_app, name="token")
 app.add_typer(kb.kb_app, name="kb")
 app.command("export")(data.export)
 app.command("import")(data.import_)
+app.add_typer(store.store_app, name="store")
 
 if __name__ == "__main__":
     app()

@@ -10,7 +10,7 @@ from rich.table import Table
 from cartdesk.cli.common import CommandError, cli_actor, err, load_settings, open_database, out
 
 ROLES = ("admin", "supervisor", "agent")  # cartdesk.auth.models.Role, spelled out to keep --help fast
-SCOPE_HELP = "conversations:read, conversations:write, customers:read, customers:write, kb:read, kb:write, admin"
+SCOPE_HELP = "conversations:read, conversations:write, customers:read, customers:write, kb:read, kb:write, orders:read, orders:write, admin"
 
 user_app = typer.Typer(help="Create and list the people who work in Cartdesk.", no_args_is_help=True)
 token_app = typer.Typer(help="Create API tokens for the REST API.", no_args_is_help=True)

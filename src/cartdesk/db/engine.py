@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,12 +29,77 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def _sqlite_begin_immediate(conn) -> None:  # type: ignore[no-untyped-def]
-    # pysqlite's own transaction handling is disabled (isolation_level=None) so that
-    # we can BEGIN ourselves; IMMEDIATE takes the write lock up front, which turns
-    # "database is locked" upgrade deadlocks into ordinary waiting on busy_timeout.
-    read_only = conn.get_execution_options().get("cartdesk_read_only", False)
-    conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+# How long a writer waits for the in-process writer lock before leaving the waiting to
+# SQLite's busy_timeout (a transaction held across an await on the event loop would
+# otherwise stall every other writer on that loop indefinitely).
+_WRITER_LOCK_WAIT = 10.0
+
+
+class _SqliteWriters:
+    """One writer at a time within this process, handed over the moment it commits.
+
+    SQLite allows one writer; a second ``BEGIN IMMEDIATE`` meets SQLITE_BUSY and its
+    busy handler sleeps in growing steps (1, 2, 5, 10 .. 100 ms) before it tries again,
+    so a request that arrived while the job runner was writing waited tens of
+    milliseconds after the lock was already free (reply p99 0.4 s at concurrency 1;
+    docs/performance.md). Writers in the same process queue on a Python lock instead
+    and start as soon as the previous one commits; writers in other processes
+    (``cartdesk worker``) still meet busy_timeout.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders: set[int] = set()  # ids of the DBAPI connections holding the lock
+
+    def install(self, engine: Engine) -> None:
+        event.listen(engine, "begin", self._begin)
+        dialect = engine.dialect
+        do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
+
+        # Released after SQLite has committed (the engine's "commit" event fires
+        # before), so the next writer's BEGIN IMMEDIATE does not meet SQLITE_BUSY.
+        def commit(dbapi_connection) -> None:  # type: ignore[no-untyped-def]
+            try:
+                do_commit(dbapi_connection)
+            finally:
+                self._release(dbapi_connection)
+
+        def rollback(dbapi_connection) -> None:  # type: ignore[no-untyped-def]
+            try:
+                do_rollback(dbapi_connection)
+            finally:
+                self._release(dbapi_connection)
+
+        dialect.do_commit = commit  # type: ignore[method-assign]
+        dialect.do_rollback = rollback  # type: ignore[method-assign]
+
+    def _begin(self, conn) -> None:  # type: ignore[no-untyped-def]
+        # pysqlite's own transaction handling is disabled (isolation_level=None) so that
+        # we can BEGIN ourselves; IMMEDIATE takes the write lock up front, which turns
+        # "database is locked" upgrade deadlocks into ordinary waiting.
+        if conn.get_execution_options().get("cartdesk_read_only", False):
+            conn.exec_driver_sql("BEGIN")
+            return
+        key = _raw_id(conn.connection)
+        if key not in self._holders and self._lock.acquire(timeout=_WRITER_LOCK_WAIT):
+            self._holders.add(key)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            self._release(conn.connection)
+            raise
+
+    def _release(self, connection) -> None:  # type: ignore[no-untyped-def]
+        key = _raw_id(connection)
+        if key in self._holders:
+            self._holders.discard(key)
+            self._lock.release()
+
+
+def _raw_id(connection) -> int:  # type: ignore[no-untyped-def]
+    # The dialect is handed the pool's proxy or the raw sqlite3 connection, depending
+    # on the caller; both name the same raw connection.
+    return id(getattr(connection, "dbapi_connection", connection))
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -52,7 +118,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             connect_args={"check_same_thread": False, "isolation_level": None, "timeout": 30},
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        _SqliteWriters().install(engine)
         return engine
     return create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
 

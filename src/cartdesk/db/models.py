@@ -2,6 +2,23 @@
 
 from cartdesk.auth.models import ApiToken, Team, TeamMember, User  # noqa: F401
 from cartdesk.brands.models import Brand  # noqa: F401
+from cartdesk.commerce.models import (  # noqa: F401
+    DiscountCode,
+    InventoryMovement,
+    Order,
+    OrderLine,
+    Product,
+    Refund,
+    RefundLimit,
+    RefundLine,
+    Return,
+    ReturnItem,
+    Shipment,
+    StockLevel,
+    StoreConnection,
+    TrackingEvent,
+    WebhookReceipt,
+)
 from cartdesk.conversations.models import Attachment, Conversation, ConversationTag, Message, Tag  # noqa: F401
 from cartdesk.customers.models import Customer, CustomerIdentity  # noqa: F401
 from cartdesk.db.base import Base

@@ -21,7 +21,7 @@ from cartdesk.auth.models import User
 from cartdesk.brands.models import Brand
 from cartdesk.conversations.models import Conversation
 from cartdesk.db.engine import Database
-from cartdesk.demo import bulk, knowledge, loading, replay
+from cartdesk.demo import bulk, knowledge, loading, replay, store
 from cartdesk.demo.history import Backdater
 from cartdesk.demo.people import BRANDS, CUSTOMERS, DEMO_EMAIL_DOMAIN
 from cartdesk.demo.plans import CURATED_AGES, CURATED_WEIGHTS, OUTCOMES, Person, Plan, build
@@ -157,6 +157,8 @@ def seed(
         for plan in plans:
             replay.play(session, clock, cast, plan)
             on_progress(1)
+        on_phase("store: catalogue, orders, shipments, returns")
+        store.seed_store(session, clock, cast, rng=random.Random(seed), now=now)
         with clock.at(now):
             events_service.record(
                 session, verb=MARKER, actor=replay.DEMO_ACTOR, subject_type="brand",

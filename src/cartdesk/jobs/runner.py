@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from cartdesk.config import Settings
 from cartdesk.db.engine import Database, create_database
-from cartdesk.jobs import registry
+from cartdesk.jobs import recurring, registry
 from cartdesk.jobs.models import Job, JobStatus
 from cartdesk.jobs.service import CONTEXT_KEY, JobContext, purge_finished
 from cartdesk.kit.clock import utcnow
@@ -141,6 +141,7 @@ class JobRunner:
         self._threads: list[threading.Thread] = []
         self._handlers_loaded = False
         self._last_purge: datetime | None = None
+        self._recurring_seen: dict[str, int] = {}
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -175,6 +176,7 @@ class JobRunner:
         while not self._stopping.is_set():
             self._wakeup.clear()
             try:
+                self.schedule_recurring()
                 self.run_pending(stop=self._stopping)
                 self._maybe_purge()
             except Exception:  # the loop outlives a database hiccup
@@ -305,6 +307,18 @@ class JobRunner:
         if final:
             log.error("job %s (%s) failed for good after %d attempt(s): %s", claimed.id, claimed.name,
                       claimed.attempt, error.splitlines()[0] if error else "")
+
+    def schedule_recurring(self) -> dict[str, int]:
+        """Enqueue the recurring jobs whose new period has begun (see ``recurring.py``)."""
+        self._ensure_handlers()
+        now = self.clock()
+        due = recurring.registered()
+        if all(r.period(now) == self._recurring_seen.get(n) for n, r in due.items()):
+            return {}  # nothing new: no write transaction at all
+        with self.database.transaction() as session:
+            enqueued = recurring.enqueue_due(session, now=now, seen=self._recurring_seen)
+        self._recurring_seen.update(enqueued)  # only once committed
+        return enqueued
 
     def _maybe_purge(self) -> None:
         now = self.clock()

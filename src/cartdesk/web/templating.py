@@ -100,7 +100,7 @@ def safe_html(value: str | None) -> Markup:
 def _asset_version() -> str:
     # Cache-busting query string: browsers may keep the files forever, a deploy changes the hash.
     digest = hashlib.sha256()
-    for name in ("app.css", "app.js", "helpcenter.css", "helpcenter.js"):
+    for name in ("app.css", "app.js", "store.css", "portal.css", "helpcenter.css", "helpcenter.js"):
         path = STATIC_DIR / name
         if path.exists():
             digest.update(path.read_bytes())

@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from markupsafe import Markup, escape
 
 from cartdesk.events.models import Event
+from cartdesk.kit.money import format_money
 from cartdesk.web.templating import CHANNEL_LABELS, PRIORITY_LABELS, STATUS_LABELS
 
 
@@ -83,7 +85,27 @@ def _describe(event: Event, names: Names) -> tuple[str, Markup] | None:
         return "merge", Markup("{} merged #{} into this conversation").format(who, data.get("source_number", "?"))
     if event.verb == "conversation.updated":
         return _describe_update(who, data, names)
+    if event.verb in _STORE:
+        icon, text = _STORE[event.verb]
+        money = format_money(Decimal(data["amount"]), data.get("currency", "USD")) if data.get("amount") else ""
+        return icon, Markup(text).format(who=who, number=_b(data.get("number", "?")), amount=_b(money),
+                                         rma=_b(data.get("rma", "?")), after=data.get("after", ""))
     return None
+
+
+# Order actions taken in the conversation (commerce events that carry its conversation id).
+_STORE = {
+    "refund.created": ("rotate", "{who} refunded {amount} on order {number}"),
+    "refund.approval_requested": ("clock", "{who} asked a supervisor to approve {amount} on order {number}"),
+    "refund.approved": ("check-circle", "{who} approved the refund of {amount} on order {number}"),
+    "refund.declined": ("x", "{who} declined the refund of {amount} on order {number}"),
+    "refund.failed": ("alert", "The refund of {amount} on order {number} failed in the shop"),
+    "order.cancelled": ("x", "{who} cancelled order {number}"),
+    "order.address_changed": ("send", "{who} changed the address of order {number}"),
+    "order.reshipped": ("send", "{who} reshipped order {number}"),
+    "return.created": ("rotate", "{who} opened return {rma}"),
+    "return.status_changed": ("rotate", "{who} marked return {rma} as {after}"),
+}
 
 
 def _describe_update(who: Markup, data: dict[str, Any], names: Names) -> tuple[str, Markup] | None:

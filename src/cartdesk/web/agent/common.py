@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from cartdesk.auth.schemas import Principal
+from cartdesk.commerce import refunds as refunds_service
 from cartdesk.conversations import service as conversations_service
 from cartdesk.conversations.models import OPEN_STATUSES, Priority, Status
 
@@ -38,11 +39,13 @@ CHANNELS = ("email", "chat", "whatsapp", "sms", "facebook", "instagram", "twitte
 
 
 def sidebar(session: Session, *, principal: Principal, active: str | None) -> dict[str, Any]:
-    """The views with their counts, for the left sidebar of every page."""
+    """The views with their counts, for the left sidebar of every page; for supervisors, how many
+    refunds wait for their approval (the badge on the rail)."""
     return {
         "views": list(VIEWS.values()),
         "counts": conversations_service.count_by_view(session, principal=principal),
         "active_view": active,
+        "approvals_waiting": refunds_service.count_awaiting(session) if principal.is_supervisor else 0,
     }
 
 

@@ -27,6 +27,7 @@ from cartdesk.events import service as events_service
 from cartdesk.kit.errors import AppError, NotFound, ValidationFailed
 from cartdesk.web.agent import activity
 from cartdesk.web.agent.common import int_or_none, priority_or_none, sidebar
+from cartdesk.web.agent.store import panel as store_panel
 from cartdesk.web.deps import AgentPrincipal
 from cartdesk.web.security import flash
 from cartdesk.web.templating import PRIORITY_LABELS, STATUS_LABELS, is_htmx, render
@@ -65,6 +66,7 @@ def _page(
         "teams": teams,
         "next_statuses": conversations_service.ALLOWED_TRANSITIONS[Status(conversation.status)],
         "notice": notice,
+        **store_panel(session, customer_id=conversation.customer_id),  # the customer 360 beside the thread
     }, status_code=status_code)
     if notice and notice[0] == "error":
         response.headers[INLINE_HEADER] = "1"

@@ -12,6 +12,7 @@ from cartdesk.conversations.schemas import ConversationFilters
 from cartdesk.customers import service as customers_service
 from cartdesk.db.deps import DbSession
 from cartdesk.web.agent.common import sidebar
+from cartdesk.web.agent.store import panel as store_panel
 from cartdesk.web.deps import AgentPrincipal
 from cartdesk.web.templating import render
 
@@ -56,4 +57,5 @@ def customer_page(
         "customer": customer,
         "conversations": result.items,
         "more_url": f"/customers/{customer.id}?cursor={result.next_cursor}" if result.next_cursor else None,
+        **store_panel(session, customer_id=customer.id, limit=20),
     })

@@ -1,0 +1,1 @@
+"""Commerce: the store beside every conversation (products, orders, shipments, returns, refunds)."""
