@@ -53,6 +53,9 @@ class Settings(BaseSettings):
 
     # Knowledge base: fuse BM25 with sentence embeddings (needs the `ml` extra installed)
     kb_semantic: bool = False
+    # Help-center views and searches are kept row by row this many days, then rolled up
+    # into daily counts (per article / per wording) by the hourly `kb.rollup` job.
+    kb_activity_raw_days: int = Field(default=90, ge=1)
 
     # Logging
     log_level: str = "INFO"

@@ -29,11 +29,13 @@ from cartdesk.knowledge.models import (  # noqa: F401
     ArticleTranslation,
     ArticleVersion,
     ArticleView,
+    ArticleViewDaily,
     Category,
     Deflection,
     Embedding,
     Feedback,
     RelatedArticle,
+    SearchDaily,
     SearchLog,
 )
 
