@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cartdesk.web.agent import auth, conversations, customers, inbox, kb_articles, order_actions, store
+from cartdesk.web.agent import (
+    auth,
+    conversations,
+    customers,
+    inbox,
+    kb_articles,
+    kb_categories,
+    order_actions,
+    store,
+)
 from cartdesk.web.agent import knowledge as kb_pages
 from cartdesk.web.helpcenter import contact as hc_contact
 from cartdesk.web.helpcenter import pages as hc_pages
@@ -14,5 +23,5 @@ from cartdesk.web.portal import routes as portal
 router = APIRouter(include_in_schema=False)
 router.include_router(portal.router)
 router.include_router(portal_conversations.router)
-for module in (auth, inbox, conversations, customers, store, order_actions, kb_articles, kb_pages, hc_pages, hc_contact):
+for module in (auth, inbox, conversations, customers, store, order_actions, kb_articles, kb_categories, kb_pages, hc_pages, hc_contact):
     router.include_router(module.router)
