@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     # Help-center views and searches are kept row by row this many days, then rolled up
     # into daily counts (per article / per wording) by the hourly `kb.rollup` job.
     kb_activity_raw_days: int = Field(default=90, ge=1)
+    # Largest image an editor may upload for articles (PNG, JPEG, GIF or WebP only).
+    kb_image_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
 
     # Logging
     log_level: str = "INFO"

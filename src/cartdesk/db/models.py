@@ -26,6 +26,7 @@ from cartdesk.events.models import Event  # noqa: F401
 from cartdesk.jobs.models import Job  # noqa: F401
 from cartdesk.knowledge.models import (  # noqa: F401
     Article,
+    ArticleImage,
     ArticleTranslation,
     ArticleVersion,
     ArticleView,

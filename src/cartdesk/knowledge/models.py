@@ -195,6 +195,18 @@ class SearchDaily(Base):
     searches: Mapped[int]
 
 
+class ArticleImage(Base):
+    """An image uploaded for articles: the bytes are an ordinary attachment (same store,
+    same row); this row makes it public under the brand's help center."""
+
+    __tablename__ = "kb_images"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
+    attachment_id: Mapped[int] = mapped_column(ForeignKey("attachments.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+
+
 class Deflection(Base):
     """A visitor on the contact form who left satisfied with an article instead of writing to us."""
 

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from pydantic import ValidationError
 
 from cartdesk.brands import service as brands_service
+from cartdesk.conversations.attachment_routes import attachment_store
 from cartdesk.db.deps import DbSession
 from cartdesk.kit.errors import AppError
-from cartdesk.knowledge import content, structure
+from cartdesk.kit.storage import StagingFile
+from cartdesk.knowledge import content, images, structure
 from cartdesk.knowledge import service as kb_service
 from cartdesk.knowledge.models import Article, ArticleStatus, Visibility
 from cartdesk.knowledge.schemas import LANGUAGE, MAX_BODY, ArticleCreate, ArticleUpdate, TranslationIn
@@ -55,7 +58,8 @@ def _editor(request: Request, session: DbSession, principal: AgentPrincipal, *, 
     names = {c.id: c.name for c in categories}
     sections = [(c.id, f"{names.get(c.parent_id, '')} › {c.name}") for c in categories if c.parent_id]
     context: dict = {"article": article, "form": form, "sections": sections, "error": error, "brand_id": brand_id,
-                     "language": language, "languages": [], "fallback": None, "versions": []}
+                     "language": language, "languages": [], "fallback": None, "versions": [],
+                     "image_max_bytes": request.app.state.settings.kb_image_max_bytes}
     if article is not None:
         have = [t.language for t in kb_service.translations(session, article_id=article.id)]
         context["languages"] = sorted(set(have) | set(COMMON_LANGUAGES) | {article.default_language})
@@ -95,6 +99,31 @@ def preview(principal: AgentPrincipal, body_md: Annotated[str, Form(max_length=M
     """The Markdown as the help center will show it (same renderer, same sanitiser); htmx swaps it in."""
     html = content.render_markdown(body_md) if body_md.strip() else '<p class="muted">Nothing to preview yet.</p>'
     return HTMLResponse(Markup(html))
+
+
+@router.post("/images", response_class=HTMLResponse)
+async def upload_image(request: Request, principal: AgentPrincipal, brand_id: Annotated[int, Form()],
+                       file: Annotated[UploadFile, File()]) -> Response:
+    """An image for an article: checked (type by its bytes, size), kept in the attachment store,
+    answered with the Markdown to insert. Its own short transaction, after the bytes are staged."""
+    store = attachment_store(request)
+    with StagingFile(store.staging_dir, max_bytes=request.app.state.settings.kb_image_max_bytes) as staging:
+        while chunk := await file.read(64 * 1024):
+            staging.write(chunk)
+        staged = staging.finish()
+    try:
+        markdown = await run_in_threadpool(_keep_image, request, principal, brand_id, staged, file.filename)
+    finally:
+        staged.path.unlink(missing_ok=True)
+    return render(request, "agent/_kb_image.html", {"markdown": markdown})
+
+
+def _keep_image(request: Request, principal: AgentPrincipal, brand_id: int, staged, filename: str | None) -> str:  # type: ignore[no-untyped-def]
+    with request.app.state.db.transaction() as session:
+        brand = brands_service.resolve(session, ref=brand_id)
+        image, attachment = images.upload(session, store=attachment_store(request), principal=principal,
+                                          brand_id=brand.id, staged=staged, filename=filename)
+        return images.markdown_for(image, attachment, brand_slug=brand.slug)
 
 
 @router.post("/{article_id}/versions/{version_id}/restore")

@@ -199,6 +199,17 @@ def upgrade() -> None:
     )
     op.create_index("ix_kb_article_views_daily_brand_day", "kb_article_views_daily", ["brand_id", "day"])
     op.create_table(
+        "kb_images",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("brand_id", sa.Integer(), nullable=False),
+        sa.Column("attachment_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["brand_id"], ["brands.id"], name="fk_kb_images_brand_id_brands"),
+        sa.ForeignKeyConstraint(["attachment_id"], ["attachments.id"], ondelete="CASCADE",
+                                name="fk_kb_images_attachment_id_attachments"),
+        sa.PrimaryKeyConstraint("id", name="pk_kb_images"),
+    )
+    op.create_table(
         "kb_searches_daily",
         sa.Column("brand_id", sa.Integer(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
@@ -257,6 +268,6 @@ def downgrade() -> None:
         op.execute("DROP TABLE IF EXISTS kb_fts")
     else:
         op.execute("DROP INDEX IF EXISTS ix_kb_article_translations_fts")
-    for table in ("kb_searches_daily", "kb_article_views_daily", "kb_embeddings", "kb_deflections", "kb_searches", "kb_article_views", "kb_feedback", "kb_related_articles",
+    for table in ("kb_images", "kb_searches_daily", "kb_article_views_daily", "kb_embeddings", "kb_deflections", "kb_searches", "kb_article_views", "kb_feedback", "kb_related_articles",
                   "kb_article_versions", "kb_article_translations", "kb_articles", "kb_categories"):
         op.drop_table(table)
