@@ -18,6 +18,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from pydantic import ValidationError
 
+from cartdesk.auth.deps import current_principal, optional_principal
+from cartdesk.auth.schemas import Principal
 from cartdesk.brands import service as brands_service
 from cartdesk.conversations.attachment_routes import attachment_store
 from cartdesk.db.deps import DbSession
@@ -102,10 +104,14 @@ def preview(principal: AgentPrincipal, body_md: Annotated[str, Form(max_length=M
 
 
 @router.post("/images", response_class=HTMLResponse)
-async def upload_image(request: Request, principal: AgentPrincipal, brand_id: Annotated[int, Form()],
+async def upload_image(request: Request, brand_id: Annotated[int, Form()],
                        file: Annotated[UploadFile, File()]) -> Response:
     """An image for an article: checked (type by its bytes, size), kept in the attachment store,
-    answered with the Markdown to insert. Its own short transaction, after the bytes are staged."""
+    answered with the Markdown to insert. No request-wide session: like the attachment API it
+    signs in with one short read and writes in its own short transaction once the bytes are
+    staged (on SQLite a second writer inside an open request transaction would wait on itself)."""
+    with request.app.state.db.transaction(read_only=True) as session:
+        principal = await current_principal(await optional_principal(request, session))
     store = attachment_store(request)
     with StagingFile(store.staging_dir, max_bytes=request.app.state.settings.kb_image_max_bytes) as staging:
         while chunk := await file.read(64 * 1024):
@@ -118,7 +124,7 @@ async def upload_image(request: Request, principal: AgentPrincipal, brand_id: An
     return render(request, "agent/_kb_image.html", {"markdown": markdown})
 
 
-def _keep_image(request: Request, principal: AgentPrincipal, brand_id: int, staged, filename: str | None) -> str:  # type: ignore[no-untyped-def]
+def _keep_image(request: Request, principal: Principal, brand_id: int, staged, filename: str | None) -> str:  # type: ignore[no-untyped-def]
     with request.app.state.db.transaction() as session:
         brand = brands_service.resolve(session, ref=brand_id)
         image, attachment = images.upload(session, store=attachment_store(request), principal=principal,
