@@ -65,6 +65,11 @@ class Settings(BaseSettings):
 
     # Knowledge base: fuse BM25 with sentence embeddings (needs the `ml` extra installed)
     kb_semantic: bool = False
+    # Help-center views and searches are kept row by row this many days, then rolled up
+    # into daily counts (per article / per wording) by the hourly `kb.rollup` job.
+    kb_activity_raw_days: int = Field(default=90, ge=1)
+    # Largest image an editor may upload for articles (PNG, JPEG, GIF or WebP only).
+    kb_image_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
 
     # Live chat: new widget sessions (visitors) one IP address may start per minute, per process.
     chat_sessions_per_ip_per_minute: int = 30

@@ -22,7 +22,7 @@ from tests.web.live import CHROMIUM, CHROMIUM_ARGS, Store, live_server, require_
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 FOR_DOCS = ("helpcenter-home.png", "helpcenter-article.png", "helpcenter-contact.png", "kb-insights.png",
-            "conversation-kb-assist.png")
+            "conversation-kb-assist.png", "kb-edit.png", "kb-categories.png")
 SUPERVISOR = next(u for u in USERS if u.key == "supervisor")
 
 
@@ -76,7 +76,13 @@ def take(out: Path) -> list[Path]:
         page.goto(live.url + "/kb/articles")
         shot("kb-articles.png")
         page.goto(live.url + "/kb/articles/1")
-        shot("kb-edit.png")
+        expect(page.locator("#kb-preview p").first).to_be_visible()
+        shot("kb-edit.png", full=True)
+        page.goto(live.url + "/kb/articles/1?lang=de")
+        expect(page.locator(".kb-fallback")).to_be_visible()
+        shot("kb-edit-fallback.png")
+        page.goto(live.url + "/kb/categories")
+        shot("kb-categories.png", full=True)
         page.goto(live.url + "/conversations/3")
         expect(page.locator("#kb-assist .kb-assist-item").first).to_be_visible()
         shot("conversation-kb-assist.png")

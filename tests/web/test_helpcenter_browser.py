@@ -124,3 +124,33 @@ def test_agent_inserts_an_article_link(server: LiveServer, browser: Browser) -> 
     item.get_by_role("button", name="Insert link").click()
     expect(page.locator("#composer textarea")).to_have_value(
         re.compile(r"Where is my parcel\?: http://127\.0\.0\.1:\d+/hc/northwind/en/articles/where-is-my-parcel"))
+
+
+def test_writer_previews_markdown_and_inserts_an_uploaded_image(server: LiveServer, browser: Browser,
+                                                                tmp_path_factory: pytest.TempPathFactory) -> None:
+    import base64
+
+    png = tmp_path_factory.mktemp("img") / "parcel label.png"
+    png.write_bytes(base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="))
+    page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server.url + "/login")
+    page.fill("input[name=email]", "lead@example.com")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    page.goto(server.url + "/kb/articles/1")
+    expect(page.locator("#kb-preview")).to_contain_text("Open the tracking link")
+    body = page.locator("textarea[name=body_md]")
+    body.fill("## Label\n\n**Print** it.")
+    expect(page.locator("#kb-preview h2")).to_have_text("Label")
+    page.locator("input[type=file][name=file]").set_input_files(str(png))
+    page.get_by_role("button", name="Upload").click()
+    page.get_by_role("button", name="Insert in the text").click()
+    expect(body).to_have_value(re.compile(r"!\[parcel label\]\(/hc/northwind/images/\d+/parcel%20label\.png\)"))
+    image = page.locator("#kb-preview img")
+    expect(image).to_have_attribute("src", re.compile(r"/hc/northwind/images/\d+/"))
+    assert page.evaluate("img => img.complete && img.naturalWidth", image.element_handle()) == 1  # really loaded
+    assert errors == []

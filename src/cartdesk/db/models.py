@@ -28,14 +28,17 @@ from cartdesk.events.models import Event  # noqa: F401
 from cartdesk.jobs.models import Job  # noqa: F401
 from cartdesk.knowledge.models import (  # noqa: F401
     Article,
+    ArticleImage,
     ArticleTranslation,
     ArticleVersion,
     ArticleView,
+    ArticleViewDaily,
     Category,
     Deflection,
     Embedding,
     Feedback,
     RelatedArticle,
+    SearchDaily,
     SearchLog,
 )
 

@@ -15,7 +15,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cartdesk.kit.clock import utcnow
-from cartdesk.knowledge.models import Article, ArticleView, Deflection, Feedback, SearchLog
+from cartdesk.knowledge.models import (
+    Article,
+    ArticleView,
+    ArticleViewDaily,
+    Deflection,
+    Feedback,
+    SearchDaily,
+    SearchLog,
+)
 
 SIMILAR = 80  # token-set ratio (0-100) at which two searches are the same question
 
@@ -58,7 +66,17 @@ def _search_counts(session: Session, *, brand_id: int, since: datetime, no_resul
         stmt = stmt.where(SearchLog.result_count == 0)
     else:
         stmt = stmt.where(SearchLog.result_count > 0, SearchLog.clicked_article_id.is_(None))
-    return {q: n for q, n in session.execute(stmt) if q}
+    counts = {q: n for q, n in session.execute(stmt) if q}
+    # Older days live as daily counts (rollup.py); a day is either raw or rolled, never both.
+    rolled = session.execute(
+        select(SearchDaily.normalized, func.sum(SearchDaily.searches)).where(
+            SearchDaily.brand_id == brand_id, SearchDaily.day >= since.date(),
+            SearchDaily.outcome == ("none" if no_results else "noclick"))
+        .group_by(SearchDaily.normalized))
+    for q, n in rolled:
+        if q:
+            counts[q] = counts.get(q, 0) + int(n)
+    return counts
 
 
 def searches_without_results(session: Session, *, brand_id: int, since: datetime) -> list[SearchGroup]:
@@ -130,4 +148,8 @@ def daily(session: Session, *, brand_id: int, days: int = 30, now: datetime | No
             key = value if isinstance(value, date) else date.fromisoformat(str(value))
             if key in out:
                 setattr(out[key], attr, n)
+    for key, n in session.execute(select(ArticleViewDaily.day, func.sum(ArticleViewDaily.views)).where(
+            ArticleViewDaily.brand_id == brand_id, ArticleViewDaily.day >= first).group_by(ArticleViewDaily.day)):
+        if key in out:
+            out[key].views += int(n)
     return list(out.values())

@@ -12,10 +12,10 @@ publishes every language at once. ``body_html`` and ``body_text`` are derived fr
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cartdesk.db.base import Base, TimestampMixin
@@ -166,6 +166,44 @@ class SearchLog(Base):
     visitor: Mapped[str] = mapped_column(String(64), default="")
     result_count: Mapped[int]
     clicked_article_id: Mapped[int | None] = mapped_column(ForeignKey("kb_articles.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]
+
+
+class ArticleViewDaily(Base):
+    """Views of one article on one UTC day, rolled up from ``kb_article_views`` once the
+    raw rows are older than ``kb_activity_raw_days`` (see ``rollup.py``)."""
+
+    __tablename__ = "kb_article_views_daily"
+    __table_args__ = (Index("ix_kb_article_views_daily_brand_day", "brand_id", "day"),)
+
+    article_id: Mapped[int] = mapped_column(ForeignKey("kb_articles.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
+    views: Mapped[int]
+
+
+class SearchDaily(Base):
+    """Finished searches of one wording on one UTC day, by outcome, rolled up from
+    ``kb_searches``: what insights needs (no results / no click) without the visitor ids."""
+
+    __tablename__ = "kb_searches_daily"
+
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    normalized: Mapped[str] = mapped_column(String(300), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(16), primary_key=True)  # none | noclick | clicked
+    searches: Mapped[int]
+
+
+class ArticleImage(Base):
+    """An image uploaded for articles: the bytes are an ordinary attachment (same store,
+    same row); this row makes it public under the brand's help center."""
+
+    __tablename__ = "kb_images"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
+    attachment_id: Mapped[int] = mapped_column(ForeignKey("attachments.id", ondelete="CASCADE"))
     created_at: Mapped[datetime]
 
 

@@ -11,6 +11,7 @@ from cartdesk.web.agent import (
     customers,
     inbox,
     kb_articles,
+    kb_categories,
     mail_original,
     mailboxes,
     order_actions,
@@ -19,6 +20,7 @@ from cartdesk.web.agent import (
 )
 from cartdesk.web.agent import knowledge as kb_pages
 from cartdesk.web.helpcenter import contact as hc_contact
+from cartdesk.web.helpcenter import images as hc_images
 from cartdesk.web.helpcenter import pages as hc_pages
 from cartdesk.web.portal import conversations as portal_conversations
 from cartdesk.web.portal import routes as portal
@@ -27,6 +29,6 @@ from cartdesk.web.widget import routes as widget
 router = APIRouter(include_in_schema=False)
 router.include_router(portal.router)
 router.include_router(portal_conversations.router)
-for module in (auth, inbox, conversations, customers, chat, store, order_actions, shops, mailboxes, mail_original, kb_articles,
-               kb_pages, hc_pages, hc_contact, widget):
+for module in (auth, inbox, conversations, customers, chat, store, order_actions, shops, mailboxes, mail_original,
+               kb_articles, kb_categories, kb_pages, hc_images, hc_pages, hc_contact, widget):
     router.include_router(module.router)

@@ -53,7 +53,9 @@ def tokens_match(expected: str | None, given: str | None) -> bool:
 
 def flash(request: Request, text: str, kind: str = "success") -> None:
     """A one-time message shown on the next full page (after a redirect)."""
-    request.session.setdefault(FLASH_KEY, []).append({"kind": kind, "text": text})
+    # Assigned, not appended in place: Starlette only writes the cookie when the session
+    # is marked modified, which an in-place append to a pending list does not do.
+    request.session[FLASH_KEY] = [*request.session.get(FLASH_KEY, []), {"kind": kind, "text": text}]
 
 
 def pop_flashes(request: Request) -> list[dict[str, str]]:

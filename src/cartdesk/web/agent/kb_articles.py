@@ -1,30 +1,43 @@
 """Writing the knowledge base in the agent app: the article list and a Markdown editor.
 
 Everyone on the team may read the list; saving needs a supervisor or admin (the
-service checks it). A save writes the default-language text as a new version and the
-article's status, visibility and tags, in one transaction.
+service checks it). The editor works on one language at a time (``?lang=``, the
+article's default language when omitted): a save writes that language's text as a new
+version and the article's status, visibility and tags, in one transaction. A language
+with no text yet shows what visitors get instead (the fallback). The preview renders
+the Markdown exactly as the help center will; any version can be restored (as a new one).
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 from pydantic import ValidationError
 
+from cartdesk.auth.deps import current_principal, optional_principal
+from cartdesk.auth.schemas import Principal
 from cartdesk.brands import service as brands_service
+from cartdesk.conversations.attachment_routes import attachment_store
 from cartdesk.db.deps import DbSession
 from cartdesk.kit.errors import AppError
+from cartdesk.kit.storage import StagingFile
+from cartdesk.knowledge import content, images, structure
 from cartdesk.knowledge import service as kb_service
 from cartdesk.knowledge.models import Article, ArticleStatus, Visibility
-from cartdesk.knowledge.schemas import ArticleCreate, ArticleUpdate, TranslationIn
+from cartdesk.knowledge.schemas import LANGUAGE, MAX_BODY, ArticleCreate, ArticleUpdate, TranslationIn
 from cartdesk.web.agent.common import sidebar
 from cartdesk.web.deps import AgentPrincipal
 from cartdesk.web.security import flash
 from cartdesk.web.templating import render
 
 router = APIRouter(prefix="/kb/articles")
+
+# Offered in the editor's language picker besides the languages an article already has.
+COMMON_LANGUAGES = ("de", "en", "es", "fr", "it", "nl", "pt")
 
 
 @router.get("")
@@ -42,14 +55,23 @@ def article_list(request: Request, session: DbSession, principal: AgentPrincipal
 
 def _editor(request: Request, session: DbSession, principal: AgentPrincipal, *, brand_id: int,
             article: Article | None, form: dict[str, str], error: str | None = None,
-            status_code: int = 200) -> Response:
+            status_code: int = 200, language: str | None = None) -> Response:
     categories = kb_service.list_categories(session, brand_id=brand_id)
     names = {c.id: c.name for c in categories}
     sections = [(c.id, f"{names.get(c.parent_id, '')} › {c.name}") for c in categories if c.parent_id]
+    context: dict = {"article": article, "form": form, "sections": sections, "error": error, "brand_id": brand_id,
+                     "language": language, "languages": [], "fallback": None, "versions": [],
+                     "image_max_bytes": request.app.state.settings.kb_image_max_bytes}
+    if article is not None:
+        have = [t.language for t in kb_service.translations(session, article_id=article.id)]
+        context["languages"] = sorted(set(have) | set(COMMON_LANGUAGES) | {article.default_language})
+        context["have"] = have
+        context["versions"] = list(reversed(kb_service.versions(session, article_id=article.id,
+                                                                language=language)))
+        if language not in have:  # what a visitor reading this language sees today
+            context["fallback"], _ = kb_service.localized(session, article=article, language=language or "")
     return render(request, "agent/kb_edit.html", {
-        **sidebar(session, principal=principal, active=None), "nav": "kb", "article": article, "form": form,
-        "sections": sections, "error": error, "brand_id": brand_id,
-        "versions": kb_service.versions(session, article_id=article.id) if article else [],
+        **sidebar(session, principal=principal, active=None), "nav": "kb", **context,
     }, status_code=status_code)
 
 
@@ -61,12 +83,67 @@ def new_article(request: Request, session: DbSession, principal: AgentPrincipal,
 
 
 @router.get("/{article_id}")
-def edit_article(request: Request, article_id: int, session: DbSession, principal: AgentPrincipal) -> Response:
+def edit_article(request: Request, article_id: int, session: DbSession, principal: AgentPrincipal,
+                 lang: str | None = None) -> Response:
     article = kb_service.get_or_raise(session, article_id=article_id)
-    translation, _ = kb_service.localized(session, article=article, language=article.default_language)
-    form = {"title": translation.title, "body_md": translation.body_md, "section_id": str(article.section_id),
-            "status": article.status, "visibility": article.visibility, "tags": ", ".join(article.tags)}
-    return _editor(request, session, principal, brand_id=article.brand_id, article=article, form=form)
+    language = lang if lang and LANGUAGE.match(lang) else article.default_language
+    translation, fell_back = kb_service.localized(session, article=article, language=language)
+    mine = not fell_back or translation.language == language
+    form = {"title": translation.title if mine else "", "body_md": translation.body_md if mine else "",
+            "section_id": str(article.section_id), "status": article.status, "visibility": article.visibility,
+            "tags": ", ".join(article.tags)}
+    return _editor(request, session, principal, brand_id=article.brand_id, article=article, form=form,
+                   language=language)
+
+
+@router.post("/preview", response_class=HTMLResponse)
+def preview(principal: AgentPrincipal, body_md: Annotated[str, Form(max_length=MAX_BODY)] = "") -> Response:
+    """The Markdown as the help center will show it (same renderer, same sanitiser); htmx swaps it in."""
+    html = content.render_markdown(body_md) if body_md.strip() else '<p class="muted">Nothing to preview yet.</p>'
+    return HTMLResponse(Markup(html))
+
+
+@router.post("/images", response_class=HTMLResponse)
+async def upload_image(request: Request, brand_id: Annotated[int, Form()],
+                       file: Annotated[UploadFile, File()]) -> Response:
+    """An image for an article: checked (type by its bytes, size), kept in the attachment store,
+    answered with the Markdown to insert. No request-wide session: like the attachment API it
+    signs in with one short read and writes in its own short transaction once the bytes are
+    staged (on SQLite a second writer inside an open request transaction would wait on itself)."""
+    with request.app.state.db.transaction(read_only=True) as session:
+        principal = await current_principal(await optional_principal(request, session))
+    store = attachment_store(request)
+    with StagingFile(store.staging_dir, max_bytes=request.app.state.settings.kb_image_max_bytes) as staging:
+        while chunk := await file.read(64 * 1024):
+            staging.write(chunk)
+        staged = staging.finish()
+    try:
+        markdown = await run_in_threadpool(_keep_image, request, principal, brand_id, staged, file.filename)
+    finally:
+        staged.path.unlink(missing_ok=True)
+    return render(request, "agent/_kb_image.html", {"markdown": markdown})
+
+
+def _keep_image(request: Request, principal: Principal, brand_id: int, staged, filename: str | None) -> str:  # type: ignore[no-untyped-def]
+    with request.app.state.db.transaction() as session:
+        brand = brands_service.resolve(session, ref=brand_id)
+        image, attachment = images.upload(session, store=attachment_store(request), principal=principal,
+                                          brand_id=brand.id, staged=staged, filename=filename)
+        return images.markdown_for(image, attachment, brand_slug=brand.slug)
+
+
+@router.post("/{article_id}/versions/{version_id}/restore")
+def restore(request: Request, article_id: int, version_id: int, session: DbSession,
+            principal: AgentPrincipal) -> Response:
+    article = kb_service.get_or_raise(session, article_id=article_id)
+    try:
+        translation = structure.restore_version(session, principal=principal, article=article, version_id=version_id)
+    except AppError as exc:
+        session.rollback()
+        flash(request, exc.message, "error")
+        return RedirectResponse(f"/kb/articles/{article_id}", status_code=303)
+    flash(request, f"Restored as version {translation.version}.")
+    return RedirectResponse(f"/kb/articles/{article_id}?lang={translation.language}", status_code=303)
 
 
 class _Form:
@@ -76,11 +153,12 @@ class _Form:
         self, title: Annotated[str, Form()] = "", body_md: Annotated[str, Form()] = "",
         section_id: Annotated[str, Form()] = "", status: Annotated[str, Form()] = "draft",
         visibility: Annotated[str, Form()] = "public", tags: Annotated[str, Form()] = "",
-        brand_id: Annotated[int | None, Form()] = None,
+        brand_id: Annotated[int | None, Form()] = None, language: Annotated[str, Form()] = "",
     ) -> None:
         self.fields = {"title": title, "body_md": body_md, "section_id": section_id, "status": status,
                        "visibility": visibility, "tags": tags}
         self.brand_id = brand_id
+        self.language = language
 
 
 @router.post("")
@@ -108,10 +186,11 @@ def _save(request: Request, session: DbSession, principal: AgentPrincipal, poste
                 section_id=int(section_id or 0), title=title, body_md=body_md, status=ArticleStatus(status),
                 visibility=Visibility(visibility), tags=tag_list))
         else:
-            translation, _ = kb_service.localized(session, article=article, language=article.default_language)
-            if (title, body_md) != (translation.title, translation.body_md):
-                kb_service.save_translation(session, principal=principal, article=article,
-                                            language=article.default_language,
+            language = posted.language or article.default_language
+            translation, fell_back = kb_service.localized(session, article=article, language=language)
+            if fell_back and translation.language != language or (title, body_md) != (translation.title,
+                                                                                      translation.body_md):
+                kb_service.save_translation(session, principal=principal, article=article, language=language,
                                             translation_in=TranslationIn(title=title, body_md=body_md))
             kb_service.update_article(session, principal=principal, article=article, article_in=ArticleUpdate(
                 section_id=int(section_id), status=ArticleStatus(status), visibility=Visibility(visibility),
@@ -123,6 +202,8 @@ def _save(request: Request, session: DbSession, principal: AgentPrincipal, poste
         code = exc.status_code if isinstance(exc, AppError) else 422
         existing = kb_service.get(session, article_id=article_id) if article_id else None
         return _editor(request, session, principal, brand_id=existing.brand_id if existing else (brand_id or 0),
-                       article=existing, form=form, error=message, status_code=code)
+                       article=existing, form=form, error=message, status_code=code,
+                       language=(posted.language or existing.default_language) if existing else None)
     flash(request, "Article saved.")
-    return RedirectResponse(f"/kb/articles/{article.id}", status_code=303)
+    lang = f"?lang={posted.language}" if posted.language and posted.language != article.default_language else ""
+    return RedirectResponse(f"/kb/articles/{article.id}{lang}", status_code=303)

@@ -186,6 +186,39 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("translation_id", name="pk_kb_embeddings"),
     )
     op.create_index("ix_kb_embeddings_brand", "kb_embeddings", ["brand_id"])
+    op.create_table(
+        "kb_article_views_daily",
+        sa.Column("article_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("brand_id", sa.Integer(), nullable=False),
+        sa.Column("views", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["article_id"], ["kb_articles.id"], ondelete="CASCADE",
+                                name="fk_kb_article_views_daily_article_id_kb_articles"),
+        sa.ForeignKeyConstraint(["brand_id"], ["brands.id"], name="fk_kb_article_views_daily_brand_id_brands"),
+        sa.PrimaryKeyConstraint("article_id", "day", name="pk_kb_article_views_daily"),
+    )
+    op.create_index("ix_kb_article_views_daily_brand_day", "kb_article_views_daily", ["brand_id", "day"])
+    op.create_table(
+        "kb_images",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("brand_id", sa.Integer(), nullable=False),
+        sa.Column("attachment_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["brand_id"], ["brands.id"], name="fk_kb_images_brand_id_brands"),
+        sa.ForeignKeyConstraint(["attachment_id"], ["attachments.id"], ondelete="CASCADE",
+                                name="fk_kb_images_attachment_id_attachments"),
+        sa.PrimaryKeyConstraint("id", name="pk_kb_images"),
+    )
+    op.create_table(
+        "kb_searches_daily",
+        sa.Column("brand_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("normalized", sa.String(length=300), nullable=False),
+        sa.Column("outcome", sa.String(length=16), nullable=False),
+        sa.Column("searches", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["brand_id"], ["brands.id"], name="fk_kb_searches_daily_brand_id_brands"),
+        sa.PrimaryKeyConstraint("brand_id", "day", "normalized", "outcome", name="pk_kb_searches_daily"),
+    )
     _create_search_index()
 
 
@@ -235,6 +268,6 @@ def downgrade() -> None:
         op.execute("DROP TABLE IF EXISTS kb_fts")
     else:
         op.execute("DROP INDEX IF EXISTS ix_kb_article_translations_fts")
-    for table in ("kb_embeddings", "kb_deflections", "kb_searches", "kb_article_views", "kb_feedback", "kb_related_articles",
+    for table in ("kb_images", "kb_searches_daily", "kb_article_views_daily", "kb_embeddings", "kb_deflections", "kb_searches", "kb_article_views", "kb_feedback", "kb_related_articles",
                   "kb_article_versions", "kb_article_translations", "kb_articles", "kb_categories"):
         op.drop_table(table)
