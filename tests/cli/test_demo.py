@@ -44,8 +44,8 @@ def fingerprint(database) -> list[tuple[Any, ...]]:  # type: ignore[no-untyped-d
 
 def _search_index_definitions(database) -> dict[str, str]:  # type: ignore[no-untyped-def]
     with database.transaction(read_only=True) as session:
-        rows = session.execute(text("SELECT indexname, indexdef FROM pg_indexes WHERE indexname LIKE 'ix_%_fts'"))
-        return dict(rows.all())
+        rows = session.execute(text("SELECT indexname, indexdef FROM pg_indexes"))
+        return {name: ddl for name, ddl in rows.all() if name in PG_SEARCH_INDEXES}
 
 
 def count(database, model) -> int:  # type: ignore[no-untyped-def]
