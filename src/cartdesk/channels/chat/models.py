@@ -44,6 +44,10 @@ class ChatWidgetSettings(TimestampMixin, Base):
     reply_time: Mapped[str] = mapped_column(String(60), default="a few minutes")
     business_hours: Mapped[dict[str, Any]] = mapped_column(default=dict)
     identity_secret: Mapped[str | None] = mapped_column(String(128))
+    # Which fields the pre-chat form asks for (both optional to the shopper; the offline form
+    # always asks for an email, since the answer has to go somewhere).
+    prechat_name: Mapped[bool] = mapped_column(default=True)
+    prechat_email: Mapped[bool] = mapped_column(default=True)
 
 
 class ChatVisitor(TimestampMixin, Base):

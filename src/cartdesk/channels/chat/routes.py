@@ -140,7 +140,7 @@ async def download(attachment_id: int, request: Request, token: str | None = Non
 def _settings_view(session: Session, brand_id: int, *, with_secret: bool) -> dict[str, Any]:
     row = chat_service.widget_settings(session, brand_id=brand_id)
     view = {k: getattr(row, k) for k in ("enabled", "color", "greeting", "offline_message", "position",
-                                         "reply_time", "business_hours")}
+                                         "reply_time", "business_hours", "prechat_name", "prechat_email")}
     if with_secret:
         view["identity_secret"] = row.identity_secret
     return view

@@ -82,6 +82,18 @@ def identity_secret(session: Session, *, actor: Actor, brand: Brand) -> str:
     return row.identity_secret
 
 
+def regenerate_identity_secret(session: Session, *, actor: Actor, brand: Brand) -> str:
+    """A new verified-identity secret: hashes signed with the old one stop verifying at once."""
+    row = widget_settings(session, brand_id=brand.id)
+    if row.id is None:
+        row = update_widget_settings(session, actor=actor, brand=brand, settings_in=WidgetSettingsUpdate())
+    row.identity_secret = new_identity_secret()
+    session.flush()
+    events_service.record(session, verb="chat.identity_secret_regenerated", actor=actor, subject_type="brand",
+                          subject_id=brand.id, brand_id=brand.id, data={})
+    return row.identity_secret
+
+
 def is_open(settings: ChatWidgetSettings, *, timezone: str, now: datetime | None = None) -> bool:
     """Inside business hours (in the brand's time zone)? No hours set means always."""
     hours = settings.business_hours or {}
@@ -120,6 +132,7 @@ def public_config(session: Session, *, brand: Brand, now: datetime | None = None
         "offline_message": settings.offline_message,
         "position": settings.position,
         "reply_time": settings.reply_time,
+        "prechat": {"name": settings.prechat_name, "email": settings.prechat_email},
         "business_hours": settings.business_hours or {},
         "timezone": brand.timezone,
         "in_business_hours": in_hours,

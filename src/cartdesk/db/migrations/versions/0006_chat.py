@@ -34,6 +34,8 @@ def upgrade() -> None:
         sa.Column("reply_time", sa.String(length=60), nullable=False),
         sa.Column("business_hours", _JSON, nullable=False),
         sa.Column("identity_secret", sa.String(length=128), nullable=True),
+        sa.Column("prechat_name", sa.Boolean(), nullable=False),
+        sa.Column("prechat_email", sa.Boolean(), nullable=False),
         sa.Column("created_at", _TS, nullable=False),
         sa.Column("updated_at", _TS, nullable=False),
         sa.ForeignKeyConstraint(["brand_id"], ["brands.id"], name=op.f("fk_chat_widget_settings_brand_id_brands"),
