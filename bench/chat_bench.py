@@ -261,8 +261,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, nargs="*", default=[50.0], help="messages per second, each way")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--conversations", type=int, default=20)
-    parser.add_argument("--ws", default="websockets-sansio",
-                        help="uvicorn's WebSocket implementation (websockets, websockets-sansio, wsproto)")
+    parser.add_argument("--ws", default="auto",
+                        help="uvicorn's WebSocket implementation (auto, websockets, websockets-sansio, wsproto)")
+    parser.add_argument("--via", choices=("cli", "uvicorn"), default="cli",
+                        help="start the server with `cartdesk serve` (as deployed) or bare uvicorn")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="chat-bench-"))
@@ -273,9 +275,14 @@ def main() -> None:
     env = {**os.environ, "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2"), "CARTDESK_DATABASE_URL": database_url, "CARTDESK_DATA_DIR": str(tmp),
            "CARTDESK_SECRET_KEY": "chat-bench-secret-key-0123456789", "CARTDESK_LOG_LEVEL": "WARNING",
            "CARTDESK_CHAT_SESSIONS_PER_IP_PER_MINUTE": "1000000"}  # all visitors come from 127.0.0.1
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "cartdesk.app:create_app",
-                               "--host", "127.0.0.1", "--port", str(port), "--ws", args.ws, "--log-level", "warning",
-                               "--loop", "uvloop", "--http", "httptools"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+    if args.via == "cli":
+        command = [str(Path(sys.executable).with_name("cartdesk")), "serve", "--host", "127.0.0.1",
+                   "--port", str(port), "--ws", args.ws, "--no-access-log"]
+    else:
+        command = [sys.executable, "-m", "uvicorn", "--factory", "cartdesk.app:create_app", "--host", "127.0.0.1",
+                   "--port", str(port), "--ws", args.ws, "--log-level", "warning", "--loop", "uvloop",
+                   "--http", "httptools"]
+    server = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                               stderr=open(tmp / "server.log", "w"))  # noqa: SIM115 - lives as long as the server
     print(f"server log: {tmp / 'server.log'}", file=sys.stderr)
     try:
@@ -294,7 +301,7 @@ def main() -> None:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
-    print(json.dumps({"ws": args.ws, **results}, indent=2))
+    print(json.dumps({"ws": args.ws, "via": args.via, **results}, indent=2))
 
 
 if __name__ == "__main__":

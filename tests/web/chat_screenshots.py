@@ -14,14 +14,17 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Browser, expect, sync_playwright
 from sqlalchemy import update
 
-from cartdesk.auth.models import Availability, User
-from tests.web.live import CHROMIUM, CHROMIUM_ARGS, PASSWORD, live_server, require_chromium
+from cartdesk.auth import service as auth_service
+from cartdesk.auth.models import Availability, Role, User
+from cartdesk.auth.schemas import UserCreate
+from cartdesk.events.schemas import SYSTEM
+from tests.web.live import CHROMIUM, CHROMIUM_ARGS, PASSWORD, LiveServer, live_server, require_chromium
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-FOR_DOCS = ("chat-widget.png", "chat-widget-phone.png", "chat-agent.png")
+FOR_DOCS = ("chat-widget.png", "chat-widget-phone.png", "chat-agent.png", "chat-settings.png")
 
 
 def take(out: Path) -> list[Path]:
@@ -72,8 +75,38 @@ def take(out: Path) -> list[Path]:
         phone.wait_for_timeout(400)
         phone.screenshot(path=str(out / "chat-widget-phone.png"))
         shots.append(out / "chat-widget-phone.png")
+        shots += take_settings(browser, live, out)
         browser.close()
     return shots
+
+
+def take_settings(browser: Browser, live: LiveServer, out: Path) -> list[Path]:
+    """The admin page for the widget: saved, then with a bad colour (the 422 on the form)."""
+    with live.db.transaction() as session:
+        auth_service.create_user(session, actor=SYSTEM, user_in=UserCreate(
+            email="ada@example.com", name="Ada Admin", role=Role.admin, password=PASSWORD))
+    page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
+    page.goto(live.url + "/login")
+    page.fill("input[name=email]", "ada@example.com")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.click("a.rail-item[href='/settings/chat']")
+    page.fill("input[name=color]", "#0f766e")
+    page.fill("input[name=reply_time]", "under an hour")
+    for day in ("mon", "tue", "wed", "thu", "fri"):
+        page.fill(f"input[name=hours_{day}]", "09:00-17:30")
+    page.click("button:has-text('Save')")
+    expect(page.get_by_text("Saved.")).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("button:has-text('secret')")
+    expect(page.locator("#new-secret")).to_be_visible()
+    page.screenshot(path=str(out / "chat-settings.png"), full_page=True)
+    page.fill("input[name=color]", "teal")
+    page.fill("input[name=hours_sat]", "10-14")
+    page.click("button:has-text('Save')")
+    expect(page.locator(".field-error").first).to_be_visible()
+    page.screenshot(path=str(out / "chat-settings-errors.png"), full_page=True)
+    return [out / "chat-settings.png", out / "chat-settings-errors.png"]
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,8 +18,11 @@ import pytest
 from sqlalchemy import update
 
 from cartdesk.auth.models import Availability, User
+from cartdesk.brands import service as brands_service
 from cartdesk.channels.chat import service as chat_service
+from cartdesk.channels.chat.schemas import WidgetSettingsUpdate
 from cartdesk.customers.models import Customer
+from cartdesk.events.schemas import SYSTEM
 from tests.web.live import CHROMIUM, CHROMIUM_ARGS, IN_CI, PASSWORD, LiveServer, live_server, require_chromium
 
 pytestmark = pytest.mark.browser
@@ -160,4 +164,44 @@ def test_offline_the_widget_collects_an_email_and_the_answer_goes_by_email(
     [sent] = [r for r in records if r["body_text"] == "Yes, zips are covered for two years: send us a photo."]
     with server.db.transaction(read_only=True) as session:
         assert session.get_one(Customer, sent["to_customer_id"]).email == "olivia@example.org"
+    assert errors == []
+
+
+def test_pre_chat_fields_follow_the_settings_and_offline_starts_when_the_agent_leaves(
+    browser: Browser, server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A one-second grace after the agent's last tab closes (the server runs in this process).
+    monkeypatch.setattr(chat_service, "AGENT_AWAY_GRACE", timedelta(seconds=1))
+    errors: list[str] = []
+    _set_everyone(server, Availability.online)
+    with server.db.transaction() as session:
+        brand = brands_service.resolve(session, ref="northwind")
+        chat_service.update_widget_settings(session, actor=SYSTEM, brand=brand,
+                                            settings_in=WidgetSettingsUpdate(prechat_name=False))
+    agent = _agent(browser, server, errors)  # the agent app is open: someone is there
+
+    shop = _page(browser, errors, viewport={"width": 1280, "height": 800})
+    shop.goto(server.url + "/demo/shop")
+    widget = shop.locator("#cartdesk-chat")
+    widget.get_by_role("button", name=re.compile("Open chat")).click()
+    expect(widget.locator("form.prechat input[name=email]")).to_be_visible()
+    expect(widget.locator("form.prechat input[name=name]")).to_have_count(0)
+    expect(widget.locator(".status")).not_to_contain_text("we'll reply by email")
+    shop.context.close()
+
+    # The last agent leaves (earlier tests' agent tabs too); after the grace the widget is offline by itself.
+    for context in list(browser.contexts):
+        context.close()
+    time.sleep(1.5)
+    shop = _page(browser, errors, viewport={"width": 1280, "height": 800})
+    shop.goto(server.url + "/demo/shop")
+    widget = shop.locator("#cartdesk-chat")
+    widget.get_by_role("button", name=re.compile("Open chat")).click()
+    expect(widget.locator(".status")).to_contain_text("we'll reply by email")
+    expect(widget.locator("form.prechat textarea[name=body]")).to_be_visible()
+    shop.context.close()
+    with server.db.transaction() as session:
+        brand = brands_service.resolve(session, ref="northwind")
+        chat_service.update_widget_settings(session, actor=SYSTEM, brand=brand,
+                                            settings_in=WidgetSettingsUpdate(prechat_name=True))
     assert errors == []

@@ -15,6 +15,9 @@ def serve(
                                          "or tolerates SQLite's single writer.")] = 1,
     reload: Annotated[bool, typer.Option(help="Restart when source files change (development).")] = False,
     access_log: Annotated[bool, typer.Option(help="Log every request line.")] = True,
+    ws: Annotated[str, typer.Option(help="uvicorn's WebSocket implementation: auto (websockets-sansio when "
+                                    "installed, else uvicorn's default), websockets-sansio, websockets, "
+                                    "wsproto.")] = "auto",
 ) -> None:
     """Serve the web app and the REST API (docs at /docs) with uvicorn."""
     import uvicorn
@@ -37,9 +40,28 @@ def serve(
         reload=reload,
         loop="auto",
         http="auto",
+        ws=pick_ws(ws),
         access_log=access_log,
         log_level=settings.log_level.lower(),
     )
+
+
+WS_CHOICES = ("auto", "websockets-sansio", "websockets", "wsproto")
+
+
+def pick_ws(choice: str) -> str:
+    """The lighter sans-I/O websockets protocol holds an idle widget socket in about half the
+    memory of uvicorn's default (docs/performance.md); older uvicorn/websockets lack it, so
+    "auto" falls back to uvicorn's own choice."""
+    if choice not in WS_CHOICES:
+        raise typer.BadParameter(f"use one of {', '.join(WS_CHOICES)}", param_hint="--ws")
+    if choice != "auto":
+        return choice
+    try:
+        import uvicorn.protocols.websockets.websockets_sansio_impl  # noqa: F401
+    except ImportError:
+        return "auto"
+    return "websockets-sansio"
 
 
 def migrate() -> None:

@@ -96,8 +96,11 @@ async def realtime_socket(websocket: WebSocket) -> None:
     # Subscribed before accepting: once the client sees the socket open, it misses nothing.
     subscription = hub.subscribe()
     gate = Gate(websocket.app.state.db, listener.principal)
+    listeners = _connection_listeners(websocket.app, listener)
     try:
         await websocket.accept()
+        for each in listeners:
+            await each.opened(listener.principal.user_id)
         async with anyio.create_task_group() as tasks:
 
             async def pump() -> None:
@@ -114,6 +117,16 @@ async def realtime_socket(websocket: WebSocket) -> None:
         # Shielded: a cancelled connection must still take its presence with it.
         with anyio.CancelScope(shield=True):
             await hub.unsubscribe(subscription)
+            for each in listeners:
+                await each.closed(listener.principal.user_id)
+
+
+def _connection_listeners(app: Any, listener: Listener) -> list[Any]:
+    """Who wants to know that an agent has the app open (chat availability); API-token
+    clients (integrations) are not a person at a screen."""
+    if listener.principal.via_token:
+        return []
+    return list(getattr(app.state, "connection_listeners", ()))
 
 
 async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:
@@ -226,14 +239,16 @@ async def realtime_events(request: Request) -> StreamingResponse:
     subscription = hub.subscribe()
     gate = Gate(request.app.state.db, listener.principal)
     return StreamingResponse(
-        _sse(hub, subscription, gate),
+        _sse(hub, subscription, gate, _connection_listeners(request.app, listener), listener.principal.user_id),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-async def _sse(hub: Hub, subscription: Subscription, gate: Gate) -> Any:
+async def _sse(hub: Hub, subscription: Subscription, gate: Gate, listeners: list[Any], user_id: int) -> Any:
     try:
+        for each in listeners:
+            await each.opened(user_id)
         yield "retry: 3000\n\n"
         for frame in await _current_presence(hub, gate):
             yield f"data: {_encode(frame)}\n\n"
@@ -253,3 +268,5 @@ async def _sse(hub: Hub, subscription: Subscription, gate: Gate) -> Any:
     finally:
         with anyio.CancelScope(shield=True):
             await hub.unsubscribe(subscription)
+            for each in listeners:
+                await each.closed(user_id)

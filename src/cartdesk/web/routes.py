@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from cartdesk.web.agent import (
     auth,
     chat,
+    chat_settings,
     conversations,
     customers,
     inbox,
@@ -29,6 +30,6 @@ from cartdesk.web.widget import routes as widget
 router = APIRouter(include_in_schema=False)
 router.include_router(portal.router)
 router.include_router(portal_conversations.router)
-for module in (auth, inbox, conversations, customers, chat, store, order_actions, shops, mailboxes, mail_original,
+for module in (auth, inbox, conversations, customers, chat, chat_settings, store, order_actions, shops, mailboxes, mail_original,
                kb_articles, kb_categories, kb_pages, hc_images, hc_pages, hc_contact, widget):
     router.include_router(module.router)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from cartdesk.auth.models import Availability, Role, User
 from cartdesk.brands.models import Brand
+from cartdesk.channels.chat import service as chat_service
 from cartdesk.config import Settings
 from cartdesk.db.engine import Database
 from cartdesk.jobs.runner import JobRunner
@@ -49,6 +50,7 @@ def brand(session: Session) -> Brand:
 def agent(session: Session) -> User:
     user = make_user(session, role=Role.admin, name="Maria Lopez")
     user.availability = Availability.online
+    chat_service.agents_seen(session, user_ids=[user.id])  # as if the agent app were open
     session.commit()
     return user
 

@@ -44,6 +44,10 @@ class ChatWidgetSettings(TimestampMixin, Base):
     reply_time: Mapped[str] = mapped_column(String(60), default="a few minutes")
     business_hours: Mapped[dict[str, Any]] = mapped_column(default=dict)
     identity_secret: Mapped[str | None] = mapped_column(String(128))
+    # Which fields the pre-chat form asks for (both optional to the shopper; the offline form
+    # always asks for an email, since the answer has to go somewhere).
+    prechat_name: Mapped[bool] = mapped_column(default=True)
+    prechat_email: Mapped[bool] = mapped_column(default=True)
 
 
 class ChatVisitor(TimestampMixin, Base):
@@ -108,4 +112,15 @@ class ChatUpload(Base):
     visitor_id: Mapped[int] = mapped_column(ForeignKey("chat_visitors.id", ondelete="CASCADE"), index=True)
 
 
-__all__ = ["ChatLogEntry", "ChatUpload", "ChatVisitor", "ChatWidgetSettings", "Text"]
+class ChatAgentSeen(Base):
+    """When an agent last had the agent app open (a realtime connection), refreshed in batches
+    while connected. An agent set "online" who has not been seen for a while counts as away,
+    so the widget falls back to offline mode by itself when everyone has left."""
+
+    __tablename__ = "chat_agent_seen"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    seen_at: Mapped[datetime]
+
+
+__all__ = ["ChatAgentSeen", "ChatLogEntry", "ChatUpload", "ChatVisitor", "ChatWidgetSettings", "Text"]

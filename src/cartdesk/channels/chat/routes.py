@@ -22,6 +22,7 @@ from cartdesk.auth.deps import AdminPrincipal, ConversationsRead, ConversationsW
 from cartdesk.brands import service as brands_service
 from cartdesk.channels.chat import service as chat_service
 from cartdesk.channels.chat import uploads
+from cartdesk.channels.chat.agents import AgentConnections
 from cartdesk.channels.chat.models import ChatVisitor
 from cartdesk.channels.chat.schemas import IdentifyIn, SessionIn, WidgetSettingsUpdate
 from cartdesk.channels.chat.socket import tokens_of, widget_socket
@@ -140,7 +141,7 @@ async def download(attachment_id: int, request: Request, token: str | None = Non
 def _settings_view(session: Session, brand_id: int, *, with_secret: bool) -> dict[str, Any]:
     row = chat_service.widget_settings(session, brand_id=brand_id)
     view = {k: getattr(row, k) for k in ("enabled", "color", "greeting", "offline_message", "position",
-                                         "reply_time", "business_hours")}
+                                         "reply_time", "business_hours", "prechat_name", "prechat_email")}
     if with_secret:
         view["identity_secret"] = row.identity_secret
     return view
@@ -177,6 +178,14 @@ async def agent_read(session: DbSession, principal: ConversationsWrite, conversa
         raise NotFound(f"Conversation {conversation_id} is not a live chat.", details={"id": conversation_id})
     chat_service.mark_read(session, visitor=visitor, by="agent", actor=principal.actor)
     return {"agent_read_seq": visitor.agent_read_seq, "visitor_read_seq": visitor.visitor_read_seq}
+
+
+@agents.get("/agents", summary="Every agent's chat availability")
+async def agents_availability(session: DbSession, principal: ConversationsRead) -> dict[str, Any]:
+    """online / away / offline as others see it: an agent set online whose agent app has been
+    closed for longer than the grace period shows as away."""
+    shown = chat_service.agent_availability(session)
+    return {"items": [{"id": uid, "availability": value} for uid, value in shown.items()]}
 
 
 @agents.get("/agents/online", summary="Agents available for chats (for routing)")
@@ -220,4 +229,5 @@ def install(app: FastAPI) -> None:
     app.include_router(admin)
     app.include_router(agents)
     app.add_api_websocket_route("/widget/ws", widget_socket)
+    app.state.connection_listeners = [*getattr(app.state, "connection_listeners", ()), AgentConnections(app.state.db)]
     app.add_middleware(WidgetCORS)

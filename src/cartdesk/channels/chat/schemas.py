@@ -49,6 +49,8 @@ class WidgetSettingsUpdate(BaseModel):
     position: str | None = Field(default=None, pattern=r"^(left|right)$")
     reply_time: str | None = Field(default=None, max_length=60)
     business_hours: dict[str, list[tuple[str, str]]] | None = None
+    prechat_name: bool | None = None
+    prechat_email: bool | None = None
 
     @field_validator("business_hours")
     @classmethod

@@ -18,7 +18,13 @@ from sqlalchemy.orm import Session, selectinload
 from cartdesk.auth.models import Availability, User
 from cartdesk.brands.models import Brand
 from cartdesk.channels.chat.identity import VisitorTokens, new_identity_secret, new_public_id, verify_identity
-from cartdesk.channels.chat.models import ChatLogEntry, ChatUpload, ChatVisitor, ChatWidgetSettings
+from cartdesk.channels.chat.models import (
+    ChatAgentSeen,
+    ChatLogEntry,
+    ChatUpload,
+    ChatVisitor,
+    ChatWidgetSettings,
+)
 from cartdesk.channels.chat.schemas import VerifiedUser, WidgetSettingsUpdate
 from cartdesk.conversations import service as conversations_service
 from cartdesk.conversations.models import Attachment, AuthorType, Conversation, Direction, Message
@@ -35,6 +41,9 @@ MAX_BODY_CHARS = 5000
 # A visitor counts as reachable in the widget while its connection refreshed last_seen_at
 # this recently (connections are touched every 30 s); otherwise replies go by email.
 LIVE_WINDOW = timedelta(seconds=75)
+# Agents: seen every AGENT_TOUCH_SECONDS while the app is open; away once not seen for the window.
+AGENT_LIVE_WINDOW = timedelta(seconds=75)
+AGENT_AWAY_GRACE = timedelta(seconds=45)
 # After the last connection closes the visitor stays "live" this long, so a page switch
 # (close, reload, reconnect within a second or two) does not send the reply by email.
 DISCONNECT_GRACE = timedelta(seconds=10)
@@ -82,6 +91,18 @@ def identity_secret(session: Session, *, actor: Actor, brand: Brand) -> str:
     return row.identity_secret
 
 
+def regenerate_identity_secret(session: Session, *, actor: Actor, brand: Brand) -> str:
+    """A new verified-identity secret: hashes signed with the old one stop verifying at once."""
+    row = widget_settings(session, brand_id=brand.id)
+    if row.id is None:
+        row = update_widget_settings(session, actor=actor, brand=brand, settings_in=WidgetSettingsUpdate())
+    row.identity_secret = new_identity_secret()
+    session.flush()
+    events_service.record(session, verb="chat.identity_secret_regenerated", actor=actor, subject_type="brand",
+                          subject_id=brand.id, brand_id=brand.id, data={})
+    return row.identity_secret
+
+
 def is_open(settings: ChatWidgetSettings, *, timezone: str, now: datetime | None = None) -> bool:
     """Inside business hours (in the brand's time zone)? No hours set means always."""
     hours = settings.business_hours or {}
@@ -99,9 +120,44 @@ def is_open(settings: ChatWidgetSettings, *, timezone: str, now: datetime | None
 
 # --- agents ----------------------------------------------------------------------------
 
-def online_agents(session: Session, *, team_id: int | None = None) -> Sequence[User]:
-    """Active agents who set themselves online: who routing may hand a chat to."""
-    stmt = select(User).where(User.is_active.is_(True), User.availability == Availability.online)
+def agents_seen(session: Session, *, user_ids: Iterable[int], at: datetime | None = None) -> None:
+    """Agents with the app open right now (one upsert for a process's connections). A liveness
+    heartbeat like realtime presence, so no event row."""
+    rows = [{"user_id": uid, "seen_at": at or utcnow()} for uid in sorted(set(user_ids))]
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(ChatAgentSeen).values(rows)
+    session.execute(stmt.on_conflict_do_update(index_elements=["user_id"], set_={"seen_at": stmt.excluded.seen_at}))
+
+
+def agent_left(session: Session, *, user_id: int, now: datetime | None = None) -> None:
+    """The agent's last connection here closed: still online for ``AGENT_AWAY_GRACE`` (a reload,
+    a flaky network), then away."""
+    agents_seen(session, user_ids=[user_id], at=(now or utcnow()) - AGENT_LIVE_WINDOW + AGENT_AWAY_GRACE)
+
+
+def _seen_since(now: datetime | None) -> Any:
+    return select(ChatAgentSeen.user_id).where(ChatAgentSeen.seen_at > (now or utcnow()) - AGENT_LIVE_WINDOW)
+
+
+def agent_availability(session: Session, *, now: datetime | None = None) -> dict[int, str]:
+    """Every active agent's availability as others should see it: "online" only while the
+    agent app is open somewhere; an agent who set online and left shows as away."""
+    seen = set(session.scalars(_seen_since(now)))
+    users = session.scalars(select(User).where(User.is_active.is_(True)).order_by(User.id))
+    return {u.id: "away" if u.availability == Availability.online and u.id not in seen else str(u.availability)
+            for u in users}
+
+
+def online_agents(session: Session, *, team_id: int | None = None, now: datetime | None = None) -> Sequence[User]:
+    """Active agents who set themselves online and have the app open: who routing may hand a chat to."""
+    stmt = select(User).where(User.is_active.is_(True), User.availability == Availability.online,
+                              User.id.in_(_seen_since(now)))
     if team_id is not None:
         stmt = stmt.where(User.teams.any(id=team_id))
     return session.scalars(stmt.order_by(User.id)).all()
@@ -111,7 +167,7 @@ def public_config(session: Session, *, brand: Brand, now: datetime | None = None
     """What the widget may know about the brand (never the identity secret)."""
     settings = widget_settings(session, brand_id=brand.id)
     in_hours = is_open(settings, timezone=brand.timezone, now=now)
-    online = in_hours and bool(online_agents(session))
+    online = in_hours and bool(online_agents(session, now=now))
     return {
         "brand": {"slug": brand.slug, "name": brand.name},
         "enabled": settings.enabled,
@@ -120,6 +176,7 @@ def public_config(session: Session, *, brand: Brand, now: datetime | None = None
         "offline_message": settings.offline_message,
         "position": settings.position,
         "reply_time": settings.reply_time,
+        "prechat": {"name": settings.prechat_name, "email": settings.prechat_email},
         "business_hours": settings.business_hours or {},
         "timezone": brand.timezone,
         "in_business_hours": in_hours,

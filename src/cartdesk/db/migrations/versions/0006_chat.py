@@ -34,6 +34,8 @@ def upgrade() -> None:
         sa.Column("reply_time", sa.String(length=60), nullable=False),
         sa.Column("business_hours", _JSON, nullable=False),
         sa.Column("identity_secret", sa.String(length=128), nullable=True),
+        sa.Column("prechat_name", sa.Boolean(), nullable=False),
+        sa.Column("prechat_email", sa.Boolean(), nullable=False),
         sa.Column("created_at", _TS, nullable=False),
         sa.Column("updated_at", _TS, nullable=False),
         sa.ForeignKeyConstraint(["brand_id"], ["brands.id"], name=op.f("fk_chat_widget_settings_brand_id_brands"),
@@ -103,9 +105,18 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("chat_uploads") as batch_op:
         batch_op.create_index(batch_op.f("ix_chat_uploads_visitor_id"), ["visitor_id"], unique=False)
+    op.create_table(
+        "chat_agent_seen",
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("seen_at", _TS, nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_chat_agent_seen_user_id_users"),
+                                ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_chat_agent_seen")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("chat_agent_seen")
     op.drop_table("chat_uploads")
     op.drop_table("chat_log")
     op.drop_table("chat_visitors")

@@ -108,10 +108,11 @@
     var question = el("textarea", { name: "body", rows: "3", maxlength: "5000" });
     var offline = !cfg.online;
     if (offline) { email.required = true; question.required = true; }
+    var ask = cfg.prechat || { name: true, email: true };
     var kids = [
       el("p", { "class": "intro", text: offline ? cfg.offline_message : "Tell us who you are, or skip and start typing." }),
-      el("label", {}, [el("span", { text: "Name (optional)" }), name]),
-      el("label", {}, [el("span", { text: offline ? "Email" : "Email (optional)" }), email])
+      ask.name ? el("label", {}, [el("span", { text: "Name (optional)" }), name]) : null,
+      (ask.email || offline) ? el("label", {}, [el("span", { text: offline ? "Email" : "Email (optional)" }), email]) : null
     ];
     if (offline) kids.push(el("label", {}, [el("span", { text: "Your question" }), question]));
     kids.push(el("div", { "class": "row" }, [
@@ -339,7 +340,8 @@
           build(d.config);
           ui.status.textContent = statusText(d.config);
           // A returning visitor goes straight to the chat; a new one sees the short pre-chat form.
-          if (d.visitor.conversation_id || (d.visitor.email && d.config.online)) showChat();
+          var ask = d.config.prechat || {}, noForm = !ask.name && !ask.email;
+          if (d.visitor.conversation_id || ((d.visitor.email || noForm) && d.config.online)) showChat();
           else ui.composer.hidden = true;
           if (load(":open")) toggle();
           document.addEventListener("visibilitychange", markRead);
