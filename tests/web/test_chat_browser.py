@@ -178,7 +178,7 @@ def test_pre_chat_fields_follow_the_settings_and_offline_starts_when_the_agent_l
         brand = brands_service.resolve(session, ref="northwind")
         chat_service.update_widget_settings(session, actor=SYSTEM, brand=brand,
                                             settings_in=WidgetSettingsUpdate(prechat_name=False))
-    agent = _agent(browser, server, errors)  # the agent app is open: someone is there
+    _agent_page = _agent(browser, server, errors)  # the agent app is open: someone is there
 
     shop = _page(browser, errors, viewport={"width": 1280, "height": 800})
     shop.goto(server.url + "/demo/shop")
