@@ -65,3 +65,35 @@ def test_fake_adapter_parses_inbound_in_its_own_channel(fake_channel: FakeAdapte
     [message] = fake_channel.parse_inbound({"external_id": "f-1", "customer": {"phone": "+4912345"}, "body": "hi"})
     assert message.channel == fake_channel.name
     assert (message.customer.kind, message.customer.value) == ("phone", "+4912345")
+
+
+def test_configure_follows_each_apps_settings_and_keeps_adapters_registered_by_hand(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from cartdesk.channels import registry
+    from cartdesk.channels.base import FakeAdapter
+    from cartdesk.channels.email.adapter import EmailAdapter
+    from cartdesk.channels.outbox import OutboxAdapter
+    from cartdesk.config import Settings
+
+    saved = {name: registry.get(name) for name in ("email", "sms", "chat", "web")}
+    try:
+        def settings(outboxes: str) -> Settings:
+            return Settings(database_url=f"sqlite:///{tmp_path}/x.db", data_dir=tmp_path, secret_key="k" * 32,
+                            dev_outbox_channels=outboxes)
+
+        registry.configure(settings(""))
+        assert isinstance(registry.get("email"), EmailAdapter)
+        # A later app in the same process asking for the outbox gets it (the earlier choice does not stick).
+        registry.configure(settings("email,sms"))
+        assert isinstance(registry.get("email"), OutboxAdapter) and isinstance(registry.get("sms"), OutboxAdapter)
+        registry.configure(settings(""))
+        assert isinstance(registry.get("email"), EmailAdapter)
+
+        fake = registry.register(FakeAdapter("email"), replace=True)
+        registry.configure(settings("email"))
+        assert registry.get("email") is fake  # registered by hand: kept
+    finally:
+        for name, adapter in saved.items():
+            if adapter is None:
+                registry.unregister(name)
+            else:
+                registry.register(adapter, replace=True)

@@ -62,29 +62,31 @@ def names() -> list[str]:
 def configure(settings: Settings) -> None:
     """Register the adapters that settings ask for (app start-up and `cartdesk worker`).
 
-    Real adapters come first, so a dev outbox never shadows a connected channel
-    (``chat`` in ``CARTDESK_DEV_OUTBOX_CHANNELS`` is ignored: live chat needs no provider).
+    The settings decide: an adapter that an earlier ``configure`` installed (email,
+    a dev outbox, chat, the contact form) is replaced by what these settings ask for,
+    so two apps built in one process with different settings each get their own
+    choice. Adapters registered by hand (a test's fake, an embedding app's own) are
+    kept. ``chat`` in ``CARTDESK_DEV_OUTBOX_CHANNELS`` is ignored: live chat needs no
+    provider.
     """
     from cartdesk.channels.chat.adapter import ChatAdapter
+    from cartdesk.channels.email.adapter import EmailAdapter
     from cartdesk.channels.outbox import OutboxAdapter
-
-    if "email" not in settings.dev_outbox_channel_names:
-        from cartdesk.channels.email.adapter import EmailAdapter
-        from cartdesk.kit.storage import create_store
-
-        current = get("email")
-        if current is None or isinstance(current, EmailAdapter):
-            register(EmailAdapter(secret_key=settings.resolved_secret_key(), store=create_store(settings)),
-                     replace=True)
-    current = get(ChatAdapter.name)
-    if current is None or isinstance(current, OutboxAdapter):
-        register(ChatAdapter(), replace=True)
     from cartdesk.channels.web import WebFormAdapter
 
-    if get(WebFormAdapter.name) is None:
-        register(WebFormAdapter())
+    configurable = (ChatAdapter, EmailAdapter, OutboxAdapter, WebFormAdapter)
 
-    for name in settings.dev_outbox_channel_names:
-        current = get(name)
-        if current is None or isinstance(current, OutboxAdapter):
-            register(OutboxAdapter(name, settings.data_dir / "outbox"), replace=True)
+    def install(adapter: ChannelAdapter) -> None:
+        current = get(adapter.name)
+        if current is None or isinstance(current, configurable):
+            register(adapter, replace=True)
+
+    outboxes = [name for name in settings.dev_outbox_channel_names if name != ChatAdapter.name]
+    install(ChatAdapter())
+    install(WebFormAdapter())
+    if "email" not in outboxes:
+        from cartdesk.kit.storage import create_store
+
+        install(EmailAdapter(secret_key=settings.resolved_secret_key(), store=create_store(settings)))
+    for name in outboxes:
+        install(OutboxAdapter(name, settings.data_dir / "outbox"))
