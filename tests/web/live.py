@@ -104,6 +104,19 @@ class LiveServer:
     store: Store
 
 
+@contextmanager
+def chromium() -> Iterator:  # type: ignore[type-arg]
+    """Debian's Chromium driven by Playwright, closed on exit (one launch per test module)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 def _free_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -17,13 +17,20 @@ import pytest
 from cartdesk.conversations import service as conversations_service
 from cartdesk.conversations.schemas import ConversationCreate
 from cartdesk.events.schemas import SYSTEM
-from tests.web.live import CHROMIUM, CHROMIUM_ARGS, IN_CI, PASSWORD, LiveServer, live_server, require_chromium
+from tests.web.live import (
+    IN_CI,
+    PASSWORD,
+    LiveServer,
+    chromium,
+    live_server,
+    require_chromium,
+)
 
 pytestmark = pytest.mark.browser
 
 if not IN_CI:  # in CI a missing Playwright must fail loudly, not skip
     pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 expect.set_options(timeout=10_000)
 
@@ -37,10 +44,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def browser(server: LiveServer) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 class Agent:

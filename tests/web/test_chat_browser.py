@@ -23,13 +23,20 @@ from cartdesk.channels.chat import service as chat_service
 from cartdesk.channels.chat.schemas import WidgetSettingsUpdate
 from cartdesk.customers.models import Customer
 from cartdesk.events.schemas import SYSTEM
-from tests.web.live import CHROMIUM, CHROMIUM_ARGS, IN_CI, PASSWORD, LiveServer, live_server, require_chromium
+from tests.web.live import (
+    IN_CI,
+    PASSWORD,
+    LiveServer,
+    chromium,
+    live_server,
+    require_chromium,
+)
 
 pytestmark = pytest.mark.browser
 
 if not IN_CI:
     pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 expect.set_options(timeout=10_000)
 
@@ -44,10 +51,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def browser(server: LiveServer) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def _page(browser: Browser, errors: list[str], **options: object) -> Page:

@@ -14,12 +14,11 @@ from cartdesk.db.engine import Database
 from cartdesk.knowledge.models import Deflection
 from cartdesk.knowledge.schemas import ArticleCreate, CategoryCreate
 from tests.web.live import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     IN_CI,
     PASSWORD,
     LiveServer,
     Store,
+    chromium,
     live_server,
     require_chromium,
 )
@@ -29,7 +28,7 @@ pytestmark = pytest.mark.browser
 
 if not IN_CI:
     pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import Browser, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, expect  # noqa: E402
 
 expect.set_options(timeout=10_000)
 
@@ -70,10 +69,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def browser(server: LiveServer) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def test_search_as_you_type(server: LiveServer, browser: Browser) -> None:

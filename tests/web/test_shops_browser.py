@@ -23,12 +23,11 @@ from cartdesk.jobs.runner import JobRunner
 from tests.fakes.serve import serve
 from tests.fakes.shopify import FakeShopify
 from tests.web.live import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     IN_CI,
     PASSWORD,
     LiveServer,
     Store,
+    chromium,
     live_server,
     require_chromium,
 )
@@ -37,7 +36,7 @@ pytestmark = pytest.mark.browser
 
 if not IN_CI:
     pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
 expect.set_options(timeout=10_000)
 SHOTS = Path(os.environ["CARTDESK_SHOTS"]) if os.environ.get("CARTDESK_SHOTS") else None
@@ -66,8 +65,7 @@ def test_an_admin_connects_tests_and_syncs_a_shop(server: LiveServer, tmp_path: 
     for n in range(3):
         fake.add_order(number=4100 + n, email=f"buyer{n}@example.org", lines=[("TENT-2", "Alpine tent", 1, "249.00")],
                        updated_at=f"2026-11-01T10:0{n}:00-05:00")
-    with serve(fake.app()) as shop_url, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with serve(fake.app()) as shop_url, chromium() as browser:
         page = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
         errors: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))

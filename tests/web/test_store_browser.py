@@ -24,12 +24,11 @@ from cartdesk.db.engine import Database
 from cartdesk.events.schemas import SYSTEM
 from tests.factories.commerce import make_order, make_product, ship
 from tests.web.live import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     IN_CI,
     PASSWORD,
     LiveServer,
     Store,
+    chromium,
     live_server,
     require_chromium,
 )
@@ -38,7 +37,7 @@ pytestmark = pytest.mark.browser
 
 if not IN_CI:
     pytest.importorskip("playwright.sync_api")
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 expect.set_options(timeout=10_000)
 SHOTS = Path(os.environ["CARTDESK_SHOTS"]) if os.environ.get("CARTDESK_SHOTS") else None
@@ -82,10 +81,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def browser(server: LiveServer) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def _page(browser: Browser, width: int = 1440, height: int = 900) -> Page:
