@@ -36,11 +36,11 @@ def test_a_request_failing_midway_leaves_no_partial_rows(
     number_before = brand.next_conversation_number
 
     def fail_after_customer_and_conversation(*args, **kwargs):  # type: ignore[no-untyped-def]
-        # Reached after the customer, its identity, the conversation and their
-        # events were flushed, and the brand's counter advanced.
+        # Reached after the customer, its identity, the conversation, its first message
+        # and their events were flushed, and the brand's counter advanced.
         raise ValidationFailed("the first message was refused", details=[{"field": "message.body"}])
 
-    monkeypatch.setattr(conversations_service, "_append_message", fail_after_customer_and_conversation)
+    monkeypatch.setattr(conversations_service, "_message_created", fail_after_customer_and_conversation)
     response = client.post("/api/v1/conversations", headers=agent.headers, json={
         "customer": {"email": "brand.new@example.com", "name": "Brand New"}, "subject": "Hi",
         "message": {"body": "Hello"}, "brand": brand.id,

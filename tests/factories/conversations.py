@@ -24,10 +24,12 @@ def make_conversation(session: Session, *, brand: Brand | None = None, email: st
                       channel: str = "api", name: str | None = None) -> Conversation:
     n = next(_seq)
     brand = brand or make_brand(session)
-    return conversations_service.create(
+    conversation = conversations_service.create(
         session, actor=SYSTEM,
         conversation_in=ConversationCreate(
             customer={"email": email or f"customer{n}@example.org", "name": name or f"Customer {n}"},
             subject=subject, message={"body": body}, channel=channel, brand=brand.id,
         ),
     )
+    session.flush()  # as a request's commit would: its events are in the table before the test acts
+    return conversation

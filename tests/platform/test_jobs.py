@@ -204,3 +204,47 @@ def test_limit_and_retry_of_failed_job(bound_db: Database, runner: JobRunner) ->
     with bound_db.transaction() as s:
         counts = jobs_service.counts_by_status(s)
     assert counts["queued"] >= 1 and counts["done"] >= 3
+
+
+@job("tests.platform.slow")
+def _slow(session: Session, payload: dict[str, Any]) -> None:
+    # Stands for a job that takes most of its lease: the test's clock moves while it "runs".
+    RAN.append(payload["n"])
+    payload_clock = SLOW_CLOCK[0]
+    payload_clock.advance(seconds=DEFAULT_LEASE.total_seconds() * 0.6)
+
+
+SLOW_CLOCK: list[FakeClock] = []
+
+
+def test_jobs_are_claimed_in_batches_oldest_first(bound_db: Database, runner: JobRunner) -> None:
+    ids = [_enqueue(bound_db, "tests.platform.record", {"n": 300 + k}) for k in range(5)]
+    batch = runner.claim_batch(3)
+    assert [c.id for c in batch] == ids[:3]
+    assert all(_job(bound_db, i).status == JobStatus.running for i in ids[:3])
+    assert all(_job(bound_db, i).status == JobStatus.queued for i in ids[3:])
+    # Another worker cannot take what this one holds.
+    other = JobRunner(bound_db, settings=runner.settings, clock=runner.clock, worker_id="other")
+    assert [c.id for c in other.claim_batch(10)] == ids[3:]
+
+
+def test_a_batched_job_whose_lease_is_half_gone_goes_back_to_the_queue(
+    bound_db: Database, runner: JobRunner, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    SLOW_CLOCK[:] = [clock]
+    RAN.clear()
+    slow = _enqueue(bound_db, "tests.platform.slow", {"n": 400})
+    behind = _enqueue(bound_db, "tests.platform.record", {"n": 401})
+    released: list[list[int]] = []
+    real_release = runner._release
+    monkeypatch.setattr(runner, "_release", lambda batch: (released.append([c.id for c in batch]),
+                                                           real_release(batch)))
+    # Both are claimed in one batch; the slow one uses 60% of the lease, so the one behind it
+    # is handed back (not run late on a lease another worker may already be taking over) and
+    # claimed again with a fresh lease.
+    assert runner.run_pending() == 2
+    assert RAN == [400, 401]
+    assert released == [[behind]]
+    done = _job(bound_db, behind)
+    assert done.status == JobStatus.done and done.attempts == 1
+    assert _job(bound_db, slow).status == JobStatus.done

@@ -9,11 +9,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
-from sqlalchemy import select
 
 from cartdesk.auth.deps import ConversationsRead, ConversationsWrite
 from cartdesk.conversations import queries, service
-from cartdesk.conversations.models import Message, Priority, Status
+from cartdesk.conversations.models import Priority, Status
 from cartdesk.conversations.schemas import (
     ConversationCreate,
     ConversationCreated,
@@ -43,14 +42,10 @@ router = APIRouter(
 async def create_conversation(body: ConversationCreate, session: DbSession, principal: ConversationsWrite) -> Response:
     """Finds or creates the customer by email (or phone), numbers the conversation per brand and
     stores the first message. With ``message.external_id`` the call is idempotent."""
-    conversation = service.create(session, actor=principal.actor, conversation_in=body)
-    session.flush()
-    first_id = session.scalar(
-        select(Message.id).where(Message.conversation_id == conversation.id).order_by(Message.id).limit(1)
-    )
+    conversation, message = service.open_conversation(session, actor=principal.actor, conversation_in=body)
     return json_response(
         {"id": conversation.id, "number": conversation.number, "brand_id": conversation.brand_id,
-         "status": conversation.status, "customer_id": conversation.customer_id, "message_id": first_id},
+         "status": conversation.status, "customer_id": conversation.customer_id, "message_id": message.id},
         status_code=201,
     )
 

@@ -253,14 +253,28 @@ def _resolve_customer(session: Session, *, actor: Actor, data: ConversationCreat
 
 def create(session: Session, *, actor: Actor, conversation_in: ConversationCreate) -> Conversation:
     """Open a new conversation with the customer's first message."""
+    return open_conversation(session, actor=actor, conversation_in=conversation_in)[0]
+
+
+def open_conversation(
+    session: Session,
+    *,
+    actor: Actor,
+    conversation_in: ConversationCreate,
+    message_meta: dict[str, Any] | None = None,
+    known_new: bool = False,
+) -> tuple[Conversation, Message]:
+    """:func:`create`, also returning the first message (or, for an inbound delivered twice,
+    the message already stored). ``known_new``: the caller has just looked the external id
+    up in this transaction, so the duplicate check is not repeated."""
     brand = brands_service.resolve(session, ref=conversation_in.brand)
-    if conversation_in.message.external_id:
+    if conversation_in.message.external_id and not known_new:
         existing = _message_by_external_id(
             session, channel=conversation_in.channel, external_id=conversation_in.message.external_id
         )
         if existing is not None:
             # The same inbound delivered twice: answer with what we already stored.
-            return get_or_raise(session, conversation_id=existing.conversation_id)
+            return get_or_raise(session, conversation_id=existing.conversation_id), existing
     customer = _resolve_customer(session, actor=actor, data=conversation_in)
     now = utcnow()
     conversation = Conversation(
@@ -277,6 +291,22 @@ def create(session: Session, *, actor: Actor, conversation_in: ConversationCreat
         updated_at=now,
     )
     session.add(conversation)
+    customer_actor = Actor(type="customer", id=customer.id, name=customer.display_name)
+    # The conversation and its first message go out in one flush: the conversation row is
+    # written once, already carrying the message's preview and counters.
+    message = _new_message(
+        session,
+        conversation=conversation,
+        direction=Direction.inbound,
+        author_type=AuthorType.customer,
+        author_customer_id=customer.id,
+        body=conversation_in.message.body,
+        html=conversation_in.message.html,
+        external_id=conversation_in.message.external_id,
+        delivery_status=DeliveryStatus.received,
+        meta=message_meta,
+        now=now,
+    )
     session.flush()
     events_service.record(
         session, verb="conversation.created", actor=actor, subject_type="conversation",
@@ -285,21 +315,9 @@ def create(session: Session, *, actor: Actor, conversation_in: ConversationCreat
     )
     if conversation_in.tags:
         _set_tags(session, conversation=conversation, names=conversation_in.tags)
-    customer_actor = Actor(type="customer", id=customer.id, name=customer.display_name)
-    _append_message(
-        session,
-        conversation=conversation,
-        actor=customer_actor if actor.type != "user" else actor,
-        direction=Direction.inbound,
-        author_type=AuthorType.customer,
-        author_customer_id=customer.id,
-        body=conversation_in.message.body,
-        html=conversation_in.message.html,
-        external_id=conversation_in.message.external_id,
-        delivery_status=DeliveryStatus.received,
-        now=now,
-    )
-    return conversation
+    _message_created(session, message=message, conversation=conversation,
+                     actor=customer_actor if actor.type != "user" else actor)
+    return conversation, message
 
 
 def receive_message(
@@ -312,14 +330,16 @@ def receive_message(
     channel: str | None = None,
     external_id: str | None = None,
     meta: dict[str, Any] | None = None,
+    known_new: bool = False,
 ) -> Message:
     """A customer wrote in an existing conversation (any channel).
 
-    Idempotent on (channel, external_id). A reply reopens solved, pending and
-    on-hold conversations; a reply to a closed one starts a follow-up instead.
+    Idempotent on (channel, external_id) (``known_new``: the caller already looked the id
+    up in this transaction). A reply reopens solved, pending and on-hold conversations; a
+    reply to a closed one starts a follow-up instead.
     """
     channel = channel or conversation.channel
-    if external_id:
+    if external_id and not known_new:
         existing = _message_by_external_id(session, channel=channel, external_id=external_id)
         if existing is not None:
             return existing
@@ -391,10 +411,36 @@ def _append_message(
     meta: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> Message:
+    message = _new_message(
+        session, conversation=conversation, direction=direction, author_type=author_type, body=body,
+        delivery_status=delivery_status, html=html, author_user_id=author_user_id,
+        author_customer_id=author_customer_id, external_id=external_id, channel=channel, meta=meta, now=now,
+    )
+    session.flush()
+    _message_created(session, message=message, conversation=conversation, actor=actor)
+    return message
+
+
+def _new_message(
+    session: Session,
+    *,
+    conversation: Conversation,
+    direction: Direction,
+    author_type: AuthorType,
+    body: str,
+    delivery_status: DeliveryStatus,
+    html: str | None = None,
+    author_user_id: int | None = None,
+    author_customer_id: int | None = None,
+    external_id: str | None = None,
+    channel: str | None = None,
+    meta: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Message:
+    """The message row and the conversation's bookkeeping for it, not yet flushed."""
     now = now or utcnow()
     text = body.strip() if body.strip() else html_to_text(html or "")
     message = Message(
-        conversation_id=conversation.id,
         channel=channel or conversation.channel,
         direction=direction,
         author_type=author_type,
@@ -406,9 +452,16 @@ def _append_message(
         delivery_status=delivery_status,
         meta=meta or {},
         created_at=now,
+        # A new message has no files yet: saying so spares a lazy load when it is serialised.
+        # Code that attaches files sets their message_id and expires this collection.
+        attachments=[],
     )
+    if conversation.id is None:
+        message.conversation = conversation  # a conversation in the same flush
+    else:
+        message.conversation_id = conversation.id
     session.add(message)
-    conversation.message_count += 1
+    conversation.message_count = (conversation.message_count or 0) + 1
     conversation.last_activity_at = now
     conversation.updated_at = now
     if direction != Direction.internal:
@@ -419,13 +472,16 @@ def _append_message(
         conversation.last_agent_message_at = now
         if conversation.first_response_at is None:
             conversation.first_response_at = now
-    session.flush()
+    return message
+
+
+def _message_created(session: Session, *, message: Message, conversation: Conversation, actor: Actor) -> None:
     events_service.record(
         session, verb="message.created", actor=actor, subject_type="message", subject_id=message.id,
         conversation_id=conversation.id, brand_id=conversation.brand_id,
-        data={"direction": str(direction), "author_type": str(author_type), "preview": text[:140]},
+        data={"direction": str(message.direction), "author_type": str(message.author_type),
+              "preview": message.body_text[:140]},
     )
-    return message
 
 
 # --- agent actions -------------------------------------------------------------------

@@ -60,10 +60,13 @@ def find_by_identity(session: Session, *, kind: IdentityKind, value: str) -> Cus
 
 
 def get_or_create_by_identity(
-    session: Session, *, actor: Actor, kind: IdentityKind, value: str, name: str | None = None
+    session: Session, *, actor: Actor, kind: IdentityKind, value: str, name: str | None = None,
+    known_absent: bool = False,
 ) -> tuple[Customer, bool]:
-    """The customer known by this address, created on first contact. Returns (customer, created)."""
-    existing = find_by_identity(session, kind=kind, value=value)
+    """The customer known by this address, created on first contact. Returns (customer, created).
+
+    ``known_absent``: the caller's :func:`find_by_identity` in this transaction found nobody."""
+    existing = None if known_absent else find_by_identity(session, kind=kind, value=value)
     if existing is not None:
         if name and not existing.name:
             existing.name = name

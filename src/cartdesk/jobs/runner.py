@@ -2,15 +2,16 @@
 
 A job moves queued → running → done, or back to queued with a later ``run_at``
 after a failure, or to failed once ``max_attempts`` runs have failed. Claiming is
-one short transaction that stamps the row with this worker's id and a lease
-(``locked_until``); running is a second transaction in which the handler's work and
+one short transaction that stamps a few ready rows (up to ``claim_batch_size``) with
+this worker's id and a lease (``locked_until``); running is a second transaction in which the handler's work and
 the "done" mark commit together. A worker that dies mid-job leaves its lease to
 expire, and the job is claimed again — so handlers must be idempotent.
 
 Claiming uses ``SELECT .. FOR UPDATE SKIP LOCKED`` on PostgreSQL, so many workers
-take different jobs without waiting on each other; on SQLite a single
-``UPDATE .. WHERE id = (SELECT ..) RETURNING`` is atomic because SQLite runs one
-writer at a time.
+take different jobs without waiting on each other; on SQLite the SELECT and the
+``UPDATE .. RETURNING`` run inside one ``BEGIN IMMEDIATE`` transaction, and SQLite
+runs one writer at a time. A claimed job whose lease is half gone before its turn in
+the batch comes is handed back to the queue instead of being run late.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ class _Claimed:
     payload: dict[str, Any]
     attempt: int
     max_attempts: int
+    locked_until: datetime | None = None
 
 
 def _ready(now: datetime) -> Any:
@@ -129,6 +131,7 @@ class JobRunner:
         lease: timedelta = DEFAULT_LEASE,
         worker_id: str | None = None,
         clock: Callable[[], datetime] = utcnow,
+        claim_batch_size: int = 8,
     ) -> None:
         self.database = database
         self.settings = settings
@@ -143,6 +146,7 @@ class JobRunner:
         self._handlers_loaded = False
         self._last_purge: datetime | None = None
         self._recurring_seen: dict[str, int] = {}
+        self.claim_batch_size = claim_batch_size
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -212,53 +216,83 @@ class JobRunner:
 
         Jobs that a handler enqueues are run in the same call, which is what makes
         "jobs run inline in tests" work. A failed job is rescheduled into the future,
-        so it is not retried within the same call.
+        so it is not retried within the same call. Jobs are claimed a few at a time
+        (``claim_batch``): one claiming transaction per batch instead of one per job.
         """
         self._ensure_handlers()
         count = 0
         while limit is None or count < limit:
-            if stop is not None and stop.is_set():
+            want = self.claim_batch_size if limit is None else min(self.claim_batch_size, limit - count)
+            batch = self.claim_batch(want)
+            if not batch:
                 break
-            claimed = self.claim()
-            if claimed is None:
-                break
-            self._run(claimed)
-            count += 1
+            for n, claimed in enumerate(batch):
+                # A job whose lease is half gone by the time its turn comes (slow jobs
+                # ahead of it) goes back to the queue rather than risk running twice.
+                if (stop is not None and stop.is_set()) or (
+                    claimed.locked_until is not None and self.clock() > claimed.locked_until - self.lease / 2
+                ):
+                    self._release(batch[n:])
+                    if stop is not None and stop.is_set():
+                        return count
+                    break
+                self._run(claimed)
+                count += 1
         return count
 
     def claim(self) -> _Claimed | None:
         """Take the next ready job (or one whose lease has expired) for this worker."""
+        batch = self.claim_batch(1)
+        return batch[0] if batch else None
+
+    def claim_batch(self, limit: int) -> list[_Claimed]:
+        """Take up to ``limit`` ready jobs, oldest first, in one short transaction."""
         now = self.clock()
         ready = _ready(now)
+        until = now + self.lease
         with self.database.transaction() as session:
             self._fail_exhausted_leases(session, now)
-            pick = select(Job.id).where(ready).order_by(Job.run_at, Job.id).limit(1)
+            pick = select(Job.id).where(ready).order_by(Job.run_at, Job.id).limit(max(1, limit))
             if session.get_bind().dialect.name == "postgresql":
                 # Rows another worker is claiming right now are skipped, not waited for;
-                # our row lock lasts until this claim commits.
-                target: Any = session.scalar(pick.with_for_update(skip_locked=True))
-                if target is None:
-                    return None
-            else:
-                # SQLite runs one writer at a time, so a single UPDATE that picks its
-                # own row cannot race another claimer.
-                target = pick.correlate(None).scalar_subquery()
-            row = session.execute(
+                # our row locks last until this claim commits.
+                pick = pick.with_for_update(skip_locked=True)
+            # On SQLite this transaction already holds the write lock (BEGIN IMMEDIATE),
+            # so nobody can claim the picked rows between the SELECT and the UPDATE.
+            ids = list(session.scalars(pick).all())
+            if not ids:
+                return []
+            rows = session.execute(
                 update(Job)
-                .where(Job.id == target, ready)
+                .where(Job.id.in_(ids), ready)
                 .values(
                     status=JobStatus.running,
                     locked_by=self.worker_id,
-                    locked_until=now + self.lease,
+                    locked_until=until,
                     attempts=Job.attempts + 1,
                 )
                 .returning(Job.id, Job.name, Job.payload, Job.attempts, Job.max_attempts)
                 .execution_options(synchronize_session=False)
-            ).one_or_none()
-        if row is None:
-            return None
-        return _Claimed(id=row.id, name=row.name, payload=row.payload or {}, attempt=row.attempts,
-                        max_attempts=row.max_attempts)
+            ).all()
+        order = {job_id: n for n, job_id in enumerate(ids)}
+        return [
+            _Claimed(id=row.id, name=row.name, payload=row.payload or {}, attempt=row.attempts,
+                     max_attempts=row.max_attempts, locked_until=until)
+            for row in sorted(rows, key=lambda r: order[r.id])
+        ]
+
+    def _release(self, claimed: list[_Claimed]) -> None:
+        """Hand claimed jobs we will not run back to the queue, as if never claimed."""
+        if not claimed:
+            return
+        with self.database.transaction() as session:
+            session.execute(
+                update(Job)
+                .where(Job.id.in_([c.id for c in claimed]), Job.locked_by == self.worker_id,
+                       Job.status == JobStatus.running)
+                .values(status=JobStatus.queued, locked_by=None, locked_until=None, attempts=Job.attempts - 1)
+                .execution_options(synchronize_session=False)
+            )
 
     def _fail_exhausted_leases(self, session: Session, now: datetime) -> None:
         # A job whose worker died on its last attempt would otherwise be claimed forever.

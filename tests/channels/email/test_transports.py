@@ -127,6 +127,32 @@ def test_smtp_receiver_files_forwarded_mail_and_refuses_unknown_recipients(
         assert conversation.brand_id == brand_id and message.meta["email"]["mailbox_id"] == mailbox_id
 
 
+def test_smtp_receiver_remembers_known_recipients_but_never_unknown_ones(
+    fresh_db: Database, receiver: SmtpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with fresh_db.transaction() as session:
+        make_mailbox(session, inbound_address="shop-8@in.cartdesk.example")
+    asked: list[str] = []
+    real_known = receiver.handler._known
+    monkeypatch.setattr(receiver.handler, "_known", lambda a: (asked.append(a), real_known(a))[1])
+    with smtplib.SMTP("127.0.0.1", receiver.port, timeout=10) as smtp:
+        for n in range(3):
+            smtp.sendmail("a@customer.example", ["shop-8@in.cartdesk.example"],
+                          make_mail(to="shop-8@in.cartdesk.example", message_id=f"known-{n}@c.example"))
+        for _ in range(2):
+            with pytest.raises(smtplib.SMTPRecipientsRefused):
+                smtp.sendmail("a@customer.example", ["later@in.cartdesk.example"], make_mail())
+        # A mailbox added now is found at once: the refusal above was not remembered.
+        with fresh_db.transaction() as session:
+            make_mailbox(session, inbound_address="later@in.cartdesk.example")
+        smtp.sendmail("a@customer.example", ["later@in.cartdesk.example"],
+                      make_mail(to="later@in.cartdesk.example", message_id="later-1@c.example"))
+    assert asked == ["shop-8@in.cartdesk.example"] + ["later@in.cartdesk.example"] * 3
+    with fresh_db.transaction(read_only=True) as session:
+        stored = session.scalars(select(Message.external_id).where(Message.channel == "email")).all()
+    assert {"known-0@c.example", "known-1@c.example", "known-2@c.example", "later-1@c.example"} <= set(stored)
+
+
 def test_admin_releases_a_quarantined_mail_into_its_conversation(session: Session, client: Any, tmp_path: Any) -> None:
     from cartdesk.channels.email import ingest as ingest_module
     from cartdesk.channels.email.models import Quarantine

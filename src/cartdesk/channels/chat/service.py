@@ -450,6 +450,7 @@ def _attach(session: Session, *, visitor: ChatVisitor, message: Message, attachm
     for attachment in rows:
         attachment.message_id = message.id
     session.flush()
+    session.expire(message, ["attachments"])
 
 
 def log_append(session: Session, *, visitor: ChatVisitor, message: Message, via: str) -> ChatLogEntry:

@@ -143,12 +143,14 @@ def ingest(
     if existing is not None or held:
         return IngestResult("duplicate", conversation_id=existing.conversation_id if existing else None,
                             message_id=existing.id if existing else None)
+    mailboxes = email_service.all_mailboxes(session)
     if mailbox is None:
-        mailbox = email_service.resolve_recipient(session, addresses=[*recipients, *parsed.recipients])
+        mailbox = email_service.resolve_recipient(session, addresses=[*recipients, *parsed.recipients],
+                                                  mailboxes=mailboxes)
         if mailbox is None:
             return hold(QuarantineReason.no_mailbox, "No mailbox has this recipient address.", parsed)
-    noise = None if admitted else loops.classify(parsed, mailbox=mailbox,
-                                                 own_addresses=email_service.own_addresses(session))
+    noise = None if admitted else loops.classify(
+        parsed, mailbox=mailbox, own_addresses=email_service.own_addresses(session, mailboxes=mailboxes))
     if noise is not None:
         reason, why = noise
         if reason == QuarantineReason.bounce:
@@ -165,7 +167,8 @@ def ingest(
                     f"More than {mailbox.max_per_sender_per_hour} mails from this sender in the last hour.", parsed)
     if customer is None:
         customer, _ = customers_service.get_or_create_by_identity(
-            session, actor=SYSTEM, kind=IdentityKind.email, value=parsed.from_address, name=parsed.from_name)
+            session, actor=SYSTEM, kind=IdentityKind.email, value=parsed.from_address, name=parsed.from_name,
+            known_absent=True)
     return _file(session, raw=raw, parsed=parsed, mailbox=mailbox, customer=customer, match=match,
                  store=store, limits=limits)
 
@@ -184,20 +187,22 @@ def _file(session: Session, *, raw: bytes, parsed: ParsedEmail, mailbox: Mailbox
     if extracted.folded:
         # Channel-neutral: the conversation view offers "show the full message" for any channel that sets it.
         meta["original_text"] = parsed.text[:_MAX_FULL_TEXT]
+    # ``known_new``: ingest() looked the Message-ID up in this transaction already.
     if match is not None:
         message = conversations_service.receive_message(
             session, conversation=match.conversation, customer=customer, body=body, channel=CHANNEL,
-            external_id=parsed.message_id, meta=meta)
+            external_id=parsed.message_id, meta=meta, known_new=True)
     else:
-        conversation = conversations_service.create(session, actor=SYSTEM, conversation_in=ConversationCreate(
-            customer={"id": customer.id}, subject=parsed.subject[:500] or "(no subject)", channel=CHANNEL,
-            brand=mailbox.brand_id, message={"body": body[:100_000], "external_id": parsed.message_id}))
-        message = session.scalars(select(Message).where(Message.conversation_id == conversation.id)).one()
-        message.meta = meta
+        conversation, message = conversations_service.open_conversation(
+            session, actor=SYSTEM, message_meta=meta, known_new=True, conversation_in=ConversationCreate(
+                customer={"id": customer.id}, subject=parsed.subject[:500] or "(no subject)", channel=CHANNEL,
+                brand=mailbox.brand_id, message={"body": body[:100_000], "external_id": parsed.message_id}))
         if mailbox.acknowledge_new:
             _acknowledge(session, conversation=conversation, customer=customer, mailbox=mailbox)
-    email_service.ensure_thread(session, conversation_id=message.conversation_id, mailbox=mailbox, customer_address=parsed.from_address,
-                   cited=threads.order_numbers(parsed.subject, parsed.text))
+    new_thread = match is None or message.conversation_id != match.conversation.id
+    email_service.ensure_thread(session, conversation_id=message.conversation_id, mailbox=mailbox,
+                                customer_address=parsed.from_address, new=new_thread,
+                                cited=threads.order_numbers(parsed.subject, parsed.text))
     if parsed.html:
         # Channel-neutral again: the conversation view embeds this page for any message that names one.
         message.meta = {**message.meta, "original_html_url": f"/mail/messages/{message.id}/original"}
@@ -245,6 +250,8 @@ def _attach(session: Session, *, message: Message, parsed: ParsedEmail, store: A
             content_id=(part.content_id or None) and part.content_id[:300], created_at=utcnow(),
         ))
     session.flush()
+    if parsed.attachments:
+        session.expire(message, ["attachments"])
     return skipped
 
 

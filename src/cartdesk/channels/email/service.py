@@ -56,13 +56,22 @@ def list_mailboxes(session: Session, *, brand_id: int | None = None) -> Sequence
     return session.scalars(stmt).all()
 
 
-def own_addresses(session: Session) -> set[str]:
+def all_mailboxes(session: Session) -> Sequence[Mailbox]:
+    """Every mailbox (a store has a handful): inbound mail reads them once per mail and
+    answers both "which mailbox is this for" and "is this from ourselves" from the list."""
+    return session.scalars(select(Mailbox).order_by(Mailbox.id)).all()
+
+
+def own_addresses(session: Session, *, mailboxes: Sequence[Mailbox] | None = None) -> set[str]:
     """Every address mail from Cartdesk comes from (for loop protection)."""
+    if mailboxes is not None:
+        return {a.lower() for m in mailboxes for a in (m.address, m.inbound_address) if a}
     rows = session.execute(select(Mailbox.address, Mailbox.inbound_address)).all()
     return {a.lower() for row in rows for a in row if a}
 
 
-def resolve_recipient(session: Session, *, addresses: Sequence[str]) -> Mailbox | None:
+def resolve_recipient(session: Session, *, addresses: Sequence[str],
+                      mailboxes: Sequence[Mailbox] | None = None) -> Mailbox | None:
     """The mailbox a mail was sent to: its address, its forwarding address, or a
     plus-address of either (``support+token@…``)."""
     candidates: list[str] = []
@@ -73,11 +82,12 @@ def resolve_recipient(session: Session, *, addresses: Sequence[str]) -> Mailbox 
             candidates.append(f"{local.split('+', 1)[0]}@{domain}")
     if not candidates:
         return None
-    rows = session.scalars(select(Mailbox).where(
-        or_(func.lower(Mailbox.address).in_(candidates), func.lower(Mailbox.inbound_address).in_(candidates))
-    )).all()
+    if mailboxes is None:
+        mailboxes = session.scalars(select(Mailbox).where(
+            or_(func.lower(Mailbox.address).in_(candidates), func.lower(Mailbox.inbound_address).in_(candidates))
+        )).all()
     by_address = {}
-    for mailbox in rows:
+    for mailbox in mailboxes:
         for a in (mailbox.address, mailbox.inbound_address):
             if a:
                 by_address[a.lower()] = mailbox
@@ -202,8 +212,10 @@ def record_imap_position(session: Session, *, mailbox_id: int, uid_validity: int
 
 
 def ensure_thread(session: Session, *, conversation_id: int, mailbox: Mailbox, customer_address: str,
-                   cited: list[str]) -> EmailThread:
-    thread = session.get(EmailThread, conversation_id)
+                   cited: list[str], new: bool = False) -> EmailThread:
+    """The conversation's email thread row (``new``: the conversation was opened in this
+    transaction, so there is none yet to look up)."""
+    thread = None if new else session.get(EmailThread, conversation_id)
     if thread is None:
         thread = EmailThread(conversation_id=conversation_id, mailbox_id=mailbox.id, reply_token=new_token(),
                              customer_address=customer_address, order_numbers=cited, created_at=utcnow())

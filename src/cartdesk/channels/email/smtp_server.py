@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from cartdesk.channels.email import ingest
@@ -21,18 +22,32 @@ log = logging.getLogger(__name__)
 
 
 class InboundHandler:
+    # A recipient found recently is accepted without asking the database again (a busy
+    # forwarding address gets every mail through RCPT). Only "known" is remembered: a
+    # mailbox added a moment ago is found at once. A mailbox removed within this window
+    # still gets its mail accepted, and filing then quarantines it ("no mailbox"), so
+    # nothing is lost either way.
+    KNOWN_FOR_SECONDS = 30.0
+
     def __init__(self, database: Database, *, store: AttachmentStore, limits: ingest.Limits) -> None:
         self.database = database
         self.store = store
         self.limits = limits
+        self._known_until: dict[str, float] = {}
 
     def _known(self, address: str) -> bool:
         with self.database.transaction(read_only=True) as session:
             return email_service.resolve_recipient(session, addresses=[address]) is not None
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
-        if not await asyncio.to_thread(self._known, address):
-            return "550 5.1.1 No such mailbox here"
+        key = address.lower()
+        now = time.monotonic()
+        if self._known_until.get(key, 0.0) < now:
+            if not await asyncio.to_thread(self._known, address):
+                return "550 5.1.1 No such mailbox here"
+            if len(self._known_until) > 10_000:
+                self._known_until.clear()
+            self._known_until[key] = now + self.KNOWN_FOR_SECONDS
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
