@@ -91,6 +91,41 @@ def update(session: Session, *, actor: Actor, brand: Brand, brand_in: BrandUpdat
     return brand
 
 
+_TAKE_NUMBER_LIVE = (
+    sql_update(Brand)
+    .where(Brand.id == bindparam("brand_id"), Brand.deleted_at.is_(None))
+    .values(next_conversation_number=Brand.next_conversation_number + 1)
+    .returning(Brand.next_conversation_number)
+)
+_LIVE_ID_BY_SLUG = select(Brand.id).where(Brand.slug == bindparam("slug"), Brand.deleted_at.is_(None))
+
+
+def resolve_id(session: Session, *, ref: str | int | None) -> int:
+    """The id of a brand given by id or slug (the first brand when ``ref`` is None), without
+    loading it. An id is taken as given: :func:`take_number` refuses one that names no live
+    brand, so a new conversation costs no brand read at all."""
+    if ref is None:
+        brand_id = session.connection().execute(_DEFAULT_ID).scalar()
+        if brand_id is None:
+            raise ValidationFailed("No brand exists yet; run `cartdesk demo` or create a brand first.")
+        return int(brand_id)
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        return int(ref)
+    brand_id = session.connection().execute(_LIVE_ID_BY_SLUG, {"slug": ref}).scalar()
+    if brand_id is None:
+        raise ValidationFailed(f"Unknown brand {ref!r}.", details=[{"field": "brand", "value": ref}])
+    return int(brand_id)
+
+
+def take_number(session: Session, *, brand_id: int, ref: str | int | None = None) -> int:
+    """:func:`next_conversation_number` for a new conversation: the brand must be live."""
+    number = session.connection().execute(_TAKE_NUMBER_LIVE, {"brand_id": brand_id}).scalar()
+    if number is None:
+        shown = ref if ref is not None else brand_id
+        raise ValidationFailed(f"Unknown brand {shown!r}.", details=[{"field": "brand", "value": shown}])
+    return int(number) - 1
+
+
 def next_conversation_number(session: Session, *, brand_id: int) -> int:
     """Atomically take the next number. The UPDATE holds the row lock (PostgreSQL) or
     the write lock (SQLite) until commit, so two creators never get the same number."""

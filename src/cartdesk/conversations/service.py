@@ -267,7 +267,7 @@ def open_conversation(
     """:func:`create`, also returning the first message (or, for an inbound delivered twice,
     the message already stored). ``known_new``: the caller has just looked the external id
     up in this transaction, so the duplicate check is not repeated."""
-    brand = brands_service.resolve(session, ref=conversation_in.brand)
+    brand_id = brands_service.resolve_id(session, ref=conversation_in.brand)
     if conversation_in.message.external_id and not known_new:
         existing = _message_by_external_id(
             session, channel=conversation_in.channel, external_id=conversation_in.message.external_id
@@ -278,8 +278,8 @@ def open_conversation(
     customer = _resolve_customer(session, actor=actor, data=conversation_in)
     now = utcnow()
     conversation = Conversation(
-        brand_id=brand.id,
-        number=brands_service.next_conversation_number(session, brand_id=brand.id),
+        brand_id=brand_id,
+        number=brands_service.take_number(session, brand_id=brand_id, ref=conversation_in.brand),
         customer_id=customer.id,
         subject=conversation_in.subject.strip(),
         status=Status.new,
@@ -310,7 +310,7 @@ def open_conversation(
     session.flush()
     events_service.record(
         session, verb="conversation.created", actor=actor, subject_type="conversation",
-        subject_id=conversation.id, conversation_id=conversation.id, brand_id=brand.id,
+        subject_id=conversation.id, conversation_id=conversation.id, brand_id=brand_id,
         data={"number": conversation.number, "channel": conversation.channel, "customer_id": customer.id},
     )
     if conversation_in.tags:

@@ -202,6 +202,7 @@ def _file(session: Session, *, raw: bytes, parsed: ParsedEmail, mailbox: Mailbox
     new_thread = match is None or message.conversation_id != match.conversation.id
     email_service.ensure_thread(session, conversation_id=message.conversation_id, mailbox=mailbox,
                                 customer_address=parsed.from_address, new=new_thread,
+                                known=match.thread if match is not None else None,
                                 cited=threads.order_numbers(parsed.subject, parsed.text))
     if parsed.html:
         # Channel-neutral again: the conversation view embeds this page for any message that names one.

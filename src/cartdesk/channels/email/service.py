@@ -212,10 +212,13 @@ def record_imap_position(session: Session, *, mailbox_id: int, uid_validity: int
 
 
 def ensure_thread(session: Session, *, conversation_id: int, mailbox: Mailbox, customer_address: str,
-                   cited: list[str], new: bool = False) -> EmailThread:
+                   cited: list[str], new: bool = False, known: EmailThread | None = None) -> EmailThread:
     """The conversation's email thread row (``new``: the conversation was opened in this
-    transaction, so there is none yet to look up)."""
-    thread = None if new else session.get(EmailThread, conversation_id)
+    transaction, so there is none yet to look up; ``known``: the row, already read)."""
+    if known is not None and known.conversation_id == conversation_id:
+        thread: EmailThread | None = known
+    else:
+        thread = None if new else session.get(EmailThread, conversation_id)
     if thread is None:
         thread = EmailThread(conversation_id=conversation_id, mailbox_id=mailbox.id, reply_token=new_token(),
                              customer_address=customer_address, order_numbers=cited, created_at=utcnow())

@@ -40,6 +40,9 @@ _MAX_MERGE_HOPS = 10
 class Match:
     conversation: Conversation
     how: str  # reply_token / headers / order_number / subject
+    # The conversation's email thread row when the lookup already read it (the session
+    # holds loaded rows only weakly, so it is kept here for filing the reply).
+    thread: EmailThread | None = None
 
 
 def reply_address(mailbox: Mailbox, token: str) -> str:
@@ -88,19 +91,24 @@ def find(session: Session, *, mailbox: Mailbox, parsed: ParsedEmail, customer: C
         if thread is not None:
             conversation = _live(session, session.get(Conversation, thread.conversation_id))
             if conversation is not None and conversation.brand_id == mailbox.brand_id:
-                return Match(conversation, "reply_token")
+                return Match(conversation, "reply_token", thread if conversation.id == thread.conversation_id else None)
     ids = list(reversed(parsed.in_reply_to + [r for r in parsed.references if r not in parsed.in_reply_to]))
     if ids:
+        # The conversation and its thread row come in the same query: filing the reply
+        # needs both, and they are then in the session's identity map.
         rows = session.execute(
-            select(Message.external_id, Message.conversation_id)
+            select(Message.external_id, Conversation, EmailThread)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .outerjoin(EmailThread, EmailThread.conversation_id == Conversation.id)
             .where(Message.channel == CHANNEL, Message.external_id.in_(ids[:100]))
         ).all()
-        by_id = {row[0]: row[1] for row in rows}
+        by_id = {row[0]: (row[1], row[2]) for row in rows}
         for message_id in ids:  # In-Reply-To first, then the newest reference
             if message_id in by_id:
-                conversation = _live(session, session.get(Conversation, by_id[message_id]))
+                found, thread = by_id[message_id]
+                conversation = _live(session, found)
                 if conversation is not None:
-                    return Match(conversation, "headers")
+                    return Match(conversation, "headers", thread if conversation is found else None)
     if customer is None:
         return None
     return _by_customer(session, mailbox=mailbox, parsed=parsed, customer=customer)
@@ -121,10 +129,10 @@ def _by_customer(session: Session, *, mailbox: Mailbox, parsed: ParsedEmail, cus
     if cited:
         for conversation, thread in candidates:
             if cited & set(thread.order_numbers or []):
-                return Match(conversation, "order_number")
+                return Match(conversation, "order_number", thread)
     subject = normalise_subject(parsed.subject)
     if mailbox.thread_by_subject and len(subject) >= 4:
-        for conversation, _thread in candidates:
+        for conversation, thread in candidates:
             if normalise_subject(conversation.subject) == subject:
-                return Match(conversation, "subject")
+                return Match(conversation, "subject", thread)
     return None
