@@ -44,7 +44,9 @@ def _chain(session: Session, payload: dict[str, Any]) -> None:
 
 def _enqueue(db: Database, name: str, payload: dict[str, Any], **options: Any) -> int:
     with db.transaction() as s:
-        return jobs_service.enqueue(s, name, payload, **options).id
+        queued = jobs_service.enqueue(s, name, payload, **options)
+        s.flush()
+        return queued.id
 
 
 def _job(db: Database, job_id: int) -> Job:

@@ -58,7 +58,9 @@ def _url(database: Database) -> str:
 
 def _enqueue(database: Database, name: str, payloads: list[dict[str, Any]]) -> list[int]:
     with database.transaction() as s:
-        return [jobs_service.enqueue(s, name, payload).id for payload in payloads]
+        jobs = [jobs_service.enqueue(s, name, payload) for payload in payloads]
+        s.flush()
+        return [job.id for job in jobs]
 
 
 def _statuses(database: Database, ids: list[int]) -> list[JobStatus]:

@@ -120,7 +120,7 @@ async def add_message(
 ) -> Response:
     """A reply is delivered on the conversation's channel by a durable job after commit (its
     ``delivery_status`` moves from queued to sent or failed); a note is only for the team."""
-    conversation = service.get_or_raise(session, conversation_id=conversation_id, principal=principal)
+    conversation = service.get_or_raise(session, conversation_id=conversation_id, principal=principal, bare=True)
     message = service.add_message(session, principal=principal, conversation=conversation, message_in=body)
     return json_response(MessageRead.model_validate(message).model_dump(), status_code=201)
 

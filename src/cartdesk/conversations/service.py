@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, func, or_, select, true
 from sqlalchemy import update as sql_update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from cartdesk.auth import service as auth_service
 from cartdesk.auth.models import Role
@@ -99,14 +99,20 @@ def _agent_visibility(*, me: int | None = None, my_teams: list[int] | None = Non
 # than the query itself (see conversations/queries.py).
 _GET_ANY = select(Conversation).where(Conversation.id == bindparam("cid"))
 _GET_AS_AGENT = _GET_ANY.where(_agent_visibility())
+# The same without the customer and assignee that a conversation normally brings along
+# (joined): writers such as "add a reply" do not read them (they load on access if needed).
+_GET_ANY_BARE = _GET_ANY.options(lazyload(Conversation.customer), lazyload(Conversation.assignee))
+_GET_AS_AGENT_BARE = _GET_AS_AGENT.options(lazyload(Conversation.customer), lazyload(Conversation.assignee))
 
 
-def get_or_raise(session: Session, *, conversation_id: int, principal: Principal | None = None) -> Conversation:
+def get_or_raise(session: Session, *, conversation_id: int, principal: Principal | None = None,
+                 bare: bool = False) -> Conversation:
     if principal is None or principal.role in (Role.admin, Role.supervisor):
-        conversation = session.execute(_GET_ANY, {"cid": conversation_id}).scalar_one_or_none()
+        conversation = session.execute(_GET_ANY_BARE if bare else _GET_ANY,
+                                       {"cid": conversation_id}).scalar_one_or_none()
     else:
         conversation = session.execute(
-            _GET_AS_AGENT,
+            _GET_AS_AGENT_BARE if bare else _GET_AS_AGENT,
             {"cid": conversation_id, "me": principal.user_id, "my_teams": list(principal.team_ids)},
         ).scalar_one_or_none()
     if conversation is None:

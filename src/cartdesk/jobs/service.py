@@ -80,9 +80,10 @@ def enqueue(
         "created_at": now,
     }
     if dedupe_key is None:
+        # Not flushed here: the row goes out with the caller's next flush or commit (its
+        # ``id`` is set from then on), batched with the rest of the request's writes.
         job = Job(**values)
         session.add(job)
-        session.flush()  # the caller gets the id (to log, or to show an admin)
     else:
         job = _insert_once(session, values)
     wake = session.info.get("job_wakeup")
