@@ -134,7 +134,7 @@ def bench_import(db, n: int) -> dict[str, float]:  # type: ignore[no-untyped-def
     from tests.fakes.serve import serve
     from tests.fakes.shopify import FakeShopify
 
-    from cartdesk.commerce import sync
+    from cartdesk.commerce import credentials, sync
     from cartdesk.commerce.connectors.registry import connector_for
 
     fake = FakeShopify()
@@ -144,8 +144,8 @@ def bench_import(db, n: int) -> dict[str, float]:  # type: ignore[no-untyped-def
                        shipping="5.00", updated_at=f"2026-11-01T10:00:{k % 60:02d}-05:00")
     with db.transaction() as session:
         brand = brands_service.create(session, slug="shop", name="Shop")
-        connection = StoreConnection(brand_id=brand.id, platform="shopify", base_url="http://x",
-                                     credentials={"access_token": fake.token}, webhook_secret="s" * 16)
+        connection = StoreConnection(brand_id=brand.id, platform="shopify", base_url="http://x")
+        credentials.seal(connection, credentials={"access_token": fake.token}, webhook_secret="s" * 16)
         session.add(connection)
         session.flush()
         connection_id = connection.id

@@ -400,8 +400,11 @@ class RefundLimit(Base):
 class StoreConnection(TimestampMixin, Base):
     """A shop on an outside platform (``platform``: shopify | woocommerce) feeding one brand.
 
-    ``credentials`` hold what the platform's API wants (an Admin API access token; a WooCommerce
-    consumer key and secret); ``webhook_secret`` verifies the signatures of its webhooks.
+    ``credentials_enc`` holds, encrypted (``commerce/credentials.py``), what the platform's API
+    wants (an Admin API access token; a WooCommerce consumer key and secret) as JSON;
+    ``webhook_secret_enc``, encrypted too, verifies the signatures of its webhooks. Neither is
+    ever stored or logged in the clear. ``is_active`` false means disconnected: no sync, no
+    webhooks; the orders imported from the shop stay.
     ``synced_until`` is the incremental import's high-water mark (the platform's updated_at);
     ``last_sync_at`` / ``last_error`` / ``imported_*`` tell admins how the last syncs went."""
 
@@ -411,8 +414,8 @@ class StoreConnection(TimestampMixin, Base):
     brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
     platform: Mapped[str] = mapped_column(String(32))
     base_url: Mapped[str] = mapped_column(String(500))
-    credentials: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    webhook_secret: Mapped[str] = mapped_column(String(200))
+    credentials_enc: Mapped[str] = mapped_column(Text)
+    webhook_secret_enc: Mapped[str] = mapped_column(Text)
     synced_until: Mapped[datetime | None]
     is_active: Mapped[bool] = mapped_column(default=True)
     last_sync_at: Mapped[datetime | None]
