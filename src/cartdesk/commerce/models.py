@@ -443,3 +443,36 @@ class WebhookReceipt(Base):
     payload: Mapped[dict[str, Any] | None]
     applied_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(20))
+
+
+class StoreCreditKind(enum.StrEnum):
+    issued = "issued"  # a return settled as store credit (refund_id says which)
+    redeemed = "redeemed"  # spent on an order (pushed through the API by the store)
+    adjusted = "adjusted"  # an admin's correction, either sign
+
+
+class StoreCreditEntry(Base):
+    """One movement on a customer's store credit with a brand: the ledger is append-only.
+
+    ``amount`` is signed (issued > 0, redeemed < 0) in ``currency``; a customer's balance is the
+    sum of their entries per brand and currency, derived, never stored. ``refund_id`` is unique:
+    a store-credit refund issues its credit once, however often its success is recorded."""
+
+    __tablename__ = "store_credit_entries"
+    __table_args__ = (
+        Index("ix_store_credit_entries_customer", "customer_id", "created_at"),
+        UniqueConstraint("refund_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    amount: Mapped[Decimal] = mapped_column(Amount)
+    currency: Mapped[str] = mapped_column(String(3))
+    kind: Mapped[StoreCreditKind] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(String(300), default="")
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id", ondelete="SET NULL"))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    return_id: Mapped[int | None] = mapped_column(ForeignKey("returns.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]

@@ -1,10 +1,13 @@
-"""Shop credentials encrypted at rest
+"""Shop credentials encrypted at rest; the store-credit ledger
 
 ``store_connections.credentials`` (JSON) and ``webhook_secret`` held API tokens and secrets
 in the clear. They become ``credentials_enc`` / ``webhook_secret_enc``: Fernet ciphertext
 (``kit/secrets.py``, purpose "shop") under the app's secret key. Existing rows are
 encrypted here, with the key that the app will use (``CARTDESK_SECRET_KEY`` or the one kept
 in the data dir), so connected shops keep working. The downgrade decrypts them back.
+
+``store_credit_entries``: each customer's store credit per brand and currency, one signed
+entry per movement (a return settled as store credit issues one).
 
 Revision ID: 0008_commerce_secrets
 Revises: 0007
@@ -41,6 +44,8 @@ def _json_type() -> sa.types.TypeEngine:
 def upgrade() -> None:
     from cartdesk.kit import secrets
 
+    _create_store_credit()
+
     with op.batch_alter_table("store_connections") as batch:
         batch.add_column(sa.Column("credentials_enc", sa.Text(), nullable=True))
         batch.add_column(sa.Column("webhook_secret_enc", sa.Text(), nullable=True))
@@ -62,8 +67,45 @@ def upgrade() -> None:
         batch.drop_column("webhook_secret")
 
 
+def _create_store_credit() -> None:
+    import cartdesk.db.base
+
+    op.create_table(
+        "store_credit_entries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("brand_id", sa.Integer(), nullable=False),
+        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("note", sa.String(length=300), nullable=False),
+        sa.Column("refund_id", sa.Integer(), nullable=True),
+        sa.Column("order_id", sa.Integer(), nullable=True),
+        sa.Column("return_id", sa.Integer(), nullable=True),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", cartdesk.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["brand_id"], ["brands.id"], name=op.f("fk_store_credit_entries_brand_id_brands")),
+        sa.ForeignKeyConstraint(["created_by_id"], ["users.id"], ondelete="SET NULL",
+                                name=op.f("fk_store_credit_entries_created_by_id_users")),
+        sa.ForeignKeyConstraint(["customer_id"], ["customers.id"], ondelete="CASCADE",
+                                name=op.f("fk_store_credit_entries_customer_id_customers")),
+        sa.ForeignKeyConstraint(["order_id"], ["orders.id"], ondelete="SET NULL",
+                                name=op.f("fk_store_credit_entries_order_id_orders")),
+        sa.ForeignKeyConstraint(["refund_id"], ["refunds.id"], ondelete="SET NULL",
+                                name=op.f("fk_store_credit_entries_refund_id_refunds")),
+        sa.ForeignKeyConstraint(["return_id"], ["returns.id"], ondelete="SET NULL",
+                                name=op.f("fk_store_credit_entries_return_id_returns")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_store_credit_entries")),
+        sa.UniqueConstraint("refund_id", name=op.f("uq_store_credit_entries_refund_id")),
+    )
+    op.create_index("ix_store_credit_entries_customer", "store_credit_entries", ["customer_id", "created_at"])
+
+
 def downgrade() -> None:
     from cartdesk.kit import secrets
+
+    op.drop_index("ix_store_credit_entries_customer", table_name="store_credit_entries")
+    op.drop_table("store_credit_entries")
 
     with op.batch_alter_table("store_connections") as batch:
         batch.add_column(sa.Column("credentials", _json_type(), nullable=True))
