@@ -219,21 +219,24 @@ def run_import(transaction: Callable[[], Any], *, connection_id: int, connector_
         since = connection.synced_until
         connector = connector_factory(connection)
     high = since
-    # Customers are listed in full on the first import only (the platforms cannot all filter them by
-    # change); after that, an order brings its customer along, and conversations create their own.
-    for kind in ("customers", "products", "orders") if since is None else ("products", "orders"):
-        for page in connector.pages(kind, since if kind != "customers" else None):
-            with transaction() as session:
-                connection = get_connection(session, connection_id=connection_id)
-                if kind == "orders":
-                    exts = [connector.to_order(raw) for raw in page]
-                    upsert_orders(session, connection=connection, exts=exts)
-                    report.orders += len(exts)
-                    high = max([*(e.updated_at for e in exts), *([high] if high else [])], default=high)
-                else:
-                    for raw in page:
-                        high = _apply(session, connection, connector, kind, raw, report, high)
-                report.pages += 1
+    try:
+        # Customers are listed in full on the first import only (the platforms cannot all filter them by
+        # change); after that, an order brings its customer along, and conversations create their own.
+        for kind in ("customers", "products", "orders") if since is None else ("products", "orders"):
+            for page in connector.pages(kind, since if kind != "customers" else None):
+                with transaction() as session:
+                    connection = get_connection(session, connection_id=connection_id)
+                    if kind == "orders":
+                        exts = [connector.to_order(raw) for raw in page]
+                        upsert_orders(session, connection=connection, exts=exts)
+                        report.orders += len(exts)
+                        high = max([*(e.updated_at for e in exts), *([high] if high else [])], default=high)
+                    else:
+                        for raw in page:
+                            high = _apply(session, connection, connector, kind, raw, report, high)
+                    report.pages += 1
+    finally:
+        connector.http.close()
     with transaction() as session:
         get_connection(session, connection_id=connection_id).synced_until = high
     return report
