@@ -46,7 +46,7 @@ def balances(session: Session, *, customer_ids: Sequence[int]) -> list[Balance]:
     """Per brand and currency, biggest first; a balance spent down to zero is still listed."""
     rows = session.execute(
         select(StoreCreditEntry.brand_id, StoreCreditEntry.currency, sum_cents(StoreCreditEntry.amount))
-        .where(StoreCreditEntry.customer_id.in_(customer_ids))
+        .where(service.of_customers(StoreCreditEntry.customer_id, customer_ids))
         .group_by(StoreCreditEntry.brand_id, StoreCreditEntry.currency)
     ).all()
     out = [Balance(brand_id=b, currency=c, amount=from_cents(cents)) for b, c, cents in rows]
@@ -61,7 +61,7 @@ def balance(session: Session, *, customer_id: int, brand_id: int, currency: str)
 
 def entries(session: Session, *, customer_ids: Sequence[int], limit: int = 10) -> Sequence[StoreCreditEntry]:
     return session.scalars(
-        select(StoreCreditEntry).where(StoreCreditEntry.customer_id.in_(customer_ids))
+        select(StoreCreditEntry).where(service.of_customers(StoreCreditEntry.customer_id, customer_ids))
         .order_by(StoreCreditEntry.created_at.desc(), StoreCreditEntry.id.desc()).limit(limit)
     ).all()
 
