@@ -29,6 +29,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     from cartdesk.jobs.runner import JobRunner
 
     channels_registry.configure(settings)
+    from cartdesk.commerce import credentials as shop_credentials
+
+    shop_credentials.configure(settings)
     from cartdesk.knowledge import semantic
 
     semantic.configure(settings)

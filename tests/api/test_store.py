@@ -157,3 +157,24 @@ def test_store_connections_are_for_admins_and_checked(client: TestClient, sessio
 
     first = session.scalar(select(Job).where(Job.dedupe_key == f"store-sync:{r.json()['id']}:first"))
     assert first is not None and first.name == "commerce.store.sync"  # the first import is queued at once
+
+
+def test_store_credit_is_read_and_adjusted_through_the_api(client: TestClient, session: Session, supervisor: Caller,
+                                                           agent: Caller, brand: Brand) -> None:
+    order = _push(client, supervisor, brand)
+    line = order["lines"][0]["id"]
+    r = client.post("/api/v1/refunds", headers=agent.headers, json={
+        "order_id": order["id"], "lines": [{"line_id": line, "quantity": 1}], "method": "store_credit"})
+    assert r.status_code == 201 and r.json()["status"] == "succeeded"
+    url = f"/api/v1/customers/{order['customer_id']}/store-credit"
+    credit = client.get(url, headers=agent.headers).json()
+    assert credit["balances"] == [{"brand_id": brand.id, "currency": "EUR", "amount": "14.95"}]
+    assert [(e["kind"], e["amount"], e["refund_id"]) for e in credit["entries"]] == [("issued", "14.95", r.json()["id"])]
+    spend = {"brand": brand.id, "amount": "-20.00", "currency": "EUR", "note": "Spent at the till", "kind": "redeemed"}
+    assert client.post(url, headers=agent.headers, json={**spend, "amount": "-5.00"}).status_code == 403
+    refused = client.post(url, headers=supervisor.headers, json=spend)
+    assert refused.status_code == 409 and error_of(refused)["details"]["balance"] == "14.95"
+    r = client.post(url, headers=supervisor.headers, json={**spend, "amount": "-4.95"})
+    assert r.status_code == 201 and r.json()["balances"][0]["amount"] == "10.00"
+    assert client.post(url, headers=supervisor.headers, json={**spend, "amount": "1.555"}).status_code == 422
+    assert client.get("/api/v1/customers/999999/store-credit", headers=agent.headers).status_code == 404

@@ -10,7 +10,7 @@ from cartdesk.db.models import metadata
 COMMERCE_TABLES = {
     "products", "stock_levels", "inventory_movements", "discount_codes", "orders", "order_lines", "shipments",
     "tracking_events", "returns", "return_items", "refunds", "refund_lines", "refund_limits", "store_connections",
-    "webhook_receipts",
+    "webhook_receipts", "store_credit_entries",
 }
 
 

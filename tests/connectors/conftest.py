@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from cartdesk.brands.models import Brand
+from cartdesk.commerce import credentials
 from cartdesk.commerce.models import StoreConnection
 from cartdesk.config import Settings
 from cartdesk.db.engine import Database
@@ -25,6 +26,12 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+@pytest.fixture(autouse=True)
+def _shop_secret_key(settings: Settings) -> None:
+    """Credentials are sealed with the app's secret key; these tests build no app, so set it here."""
+    credentials.configure(settings)
 
 
 @pytest.fixture
@@ -50,8 +57,8 @@ def shopify(shopify_server: tuple[FakeShopify, str], session: Session, brand: Br
     fake.orders.clear(), fake.products.clear(), fake.customers.clear(), fake.calls.clear()
     fake.refund_requests.clear()
     fake.rate_limit_next = fake.fail_next = 0
-    connection = StoreConnection(brand_id=brand.id, platform="shopify", base_url=url,
-                                 credentials={"access_token": fake.token}, webhook_secret=SECRET)
+    connection = StoreConnection(brand_id=brand.id, platform="shopify", base_url=url)
+    credentials.seal(connection, credentials={"access_token": fake.token}, webhook_secret=SECRET)
     session.add(connection)
     session.flush()
     return fake, connection

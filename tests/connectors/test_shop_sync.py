@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cartdesk.commerce import shop_sync
+from cartdesk.commerce import credentials, shop_sync
 from cartdesk.commerce.connectors.registry import connector_for
 from cartdesk.commerce.models import Order, StoreConnection, WebhookReceipt
 from cartdesk.events.models import Event
@@ -76,7 +76,7 @@ def test_the_connection_check_says_what_is_wrong(session: Session, shopify) -> N
     fake, connection = shopify
     assert shop_sync.check(connector_for(connection)) is None
     assert fake.calls[-1][0] == "GET" and "limit=1" in fake.calls[-1][1]
-    connection.credentials = {"access_token": "wrong"}
+    credentials.seal(connection, credentials={"access_token": "wrong"})
     assert "refused" in (shop_sync.check(connector_for(connection)) or "")
     connection.base_url = "http://127.0.0.1:9"  # nothing listens on the discard port
     assert "could not be reached" in (shop_sync.check(connector_for(connection)) or "")

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cartdesk.auth.models import Role
-from cartdesk.commerce import refunds, sync
+from cartdesk.commerce import credentials, refunds, sync
 from cartdesk.commerce.connectors.registry import connector_for
 from cartdesk.commerce.models import Order, OrderStatus, RefundStatus, StoreConnection
 from cartdesk.commerce.schemas import RefundCreate
@@ -33,8 +33,9 @@ def woo_server() -> Iterator[tuple[FakeWoo, str]]:
 def woo(woo_server, session: Session, brand):  # type: ignore[no-untyped-def]
     fake, url = woo_server
     fake.orders.clear(), fake.products.clear(), fake.calls.clear()
-    connection = StoreConnection(brand_id=brand.id, platform="woocommerce", base_url=url, webhook_secret=SECRET,
-                                 credentials={"consumer_key": fake.key, "consumer_secret": fake.secret})
+    connection = StoreConnection(brand_id=brand.id, platform="woocommerce", base_url=url)
+    credentials.seal(connection, credentials={"consumer_key": fake.key, "consumer_secret": fake.secret},
+                     webhook_secret=SECRET)
     session.add(connection)
     session.flush()
     return fake, connection

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cartdesk.auth.models import Role, User
-from cartdesk.commerce import shop_sync
+from cartdesk.commerce import credentials, shop_sync
 from cartdesk.commerce.models import StoreConnection
 from cartdesk.jobs.models import Job
 from cartdesk.jobs.runner import JobRunner
@@ -54,7 +54,7 @@ def test_admins_connect_check_and_sync_a_shop(client, session: Session, shop, bo
 
     check = client.post(f"/store-connections/{connection.id}/check", headers=HX, data={"csrf_token": token})
     assert check.status_code == 200 and "The shop refused" in check.text and "401" in check.text
-    connection.credentials = {"access_token": fake.token}
+    credentials.seal(connection, credentials={"access_token": fake.token})
     session.commit()
     check = client.post(f"/store-connections/{connection.id}/check", headers=HX, data={"csrf_token": token})
     assert "Connected: the shop answered" in check.text and f'id="connection-{connection.id}"' in check.text
@@ -78,12 +78,63 @@ def test_a_generated_webhook_secret_is_shown_once(client, session: Session) -> N
         "consumer_key": "ck_1", "consumer_secret": "cs_1"})
     assert r.status_code == 201
     connection = session.scalar(select(StoreConnection).where(StoreConnection.brand_id == brand.id))
-    assert len(connection.webhook_secret) >= 32 and f"data-secret>{connection.webhook_secret}<" in r.text
-    assert connection.webhook_secret not in client.get("/store-connections", headers=PAGE).text
+    secret = credentials.open_secrets(connection).webhook_secret
+    assert len(secret) >= 32 and f"data-secret>{secret}<" in r.text
+    assert secret not in client.get("/store-connections", headers=PAGE).text
 
 
 def test_agents_and_supervisors_cannot_manage_shops(client, session: Session, agent: User) -> None:  # type: ignore[no-untyped-def]
     token = login(client, agent)
     assert client.get("/store-connections", headers=PAGE).status_code == 403
     assert client.post("/store-connections/1/sync", headers=HX, data={"csrf_token": token}).status_code == 403
+    assert client.post("/store-connections/1/edit", headers=HX, data={"csrf_token": token}).status_code == 403
+    assert client.post("/store-connections/1/disconnect", headers=HX, data={"csrf_token": token}).status_code == 403
     assert 'href="/store-connections"' not in client.get("/", headers=PAGE).text
+
+
+def test_admins_edit_a_connection_from_the_page(client, session: Session, shop) -> None:  # type: ignore[no-untyped-def]
+    fake, url = shop
+    brand = make_brand(session)
+    token = login(client, make_user(session, role=Role.admin))
+    _connect(client, token, brand, url, "shpat_old")
+    connection = session.scalar(select(StoreConnection).where(StoreConnection.brand_id == brand.id))
+    page = client.get("/store-connections", headers=PAGE).text
+    assert f'action="/store-connections/{connection.id}/edit"' in page and "shpat_old" not in page
+
+    bad = client.post(f"/store-connections/{connection.id}/edit", headers=HX, data={
+        "csrf_token": token, "base_url": "not-a-url", "access_token": "shpat_lost"})
+    assert bad.status_code == 422 and bad.headers["X-Cartdesk-Inline"] == "1"
+    assert "starts with https://" in bad.text and "<details class=\"connection-edit\" open>" in bad.text
+    session.refresh(connection)
+    assert credentials.open_secrets(connection).credentials == {"access_token": "shpat_old"}
+
+    ok = client.post(f"/store-connections/{connection.id}/edit", headers=HX, data={
+        "csrf_token": token, "base_url": url, "access_token": fake.token, "webhook_secret": ""})
+    assert ok.status_code == 200 and "Saved" in ok.text and fake.token not in ok.text
+    session.refresh(connection)
+    opened = credentials.open_secrets(connection)
+    assert opened.credentials == {"access_token": fake.token} and opened.webhook_secret == "shopify-app-secret"
+    check = client.post(f"/store-connections/{connection.id}/check", headers=HX, data={"csrf_token": token})
+    assert "Connected: the shop answered" in check.text
+
+
+def test_disconnecting_from_the_page_asks_first_and_keeps_the_card(client, session: Session) -> None:  # type: ignore[no-untyped-def]
+    brand = make_brand(session)
+    token = login(client, make_user(session, role=Role.admin))
+    client.post("/store-connections", headers=PAGE, data={
+        "csrf_token": token, "brand": str(brand.id), "platform": "woocommerce", "base_url": "https://shop.example",
+        "consumer_key": "ck_1", "consumer_secret": "cs_1"})
+    connection = session.scalar(select(StoreConnection).where(StoreConnection.brand_id == brand.id))
+    page = client.get("/store-connections", headers=PAGE).text
+    assert 'hx-confirm="Disconnect https://shop.example?' in page  # the browser asks before posting
+
+    r = client.post(f"/store-connections/{connection.id}/disconnect", headers=PAGE, data={"csrf_token": token},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    session.refresh(connection)
+    assert connection.is_active is False
+    page = client.get("/store-connections", headers=PAGE).text
+    assert "Disconnected: no more syncs" in page and "data-disconnected" in page
+    assert f"/store-connections/{connection.id}/sync" not in page and f"/webhooks/woocommerce/{connection.id}" not in page
+    again = client.post(f"/store-connections/{connection.id}/disconnect", headers=HX, data={"csrf_token": token})
+    assert again.status_code == 404

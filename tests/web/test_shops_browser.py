@@ -1,5 +1,6 @@
 """Connected shops in real Chromium: an admin connects a (fake) Shopify shop, tests the
-connection, syncs it and sees the orders that came in.
+connection, syncs it and sees the orders that came in, replaces a revoked token through the
+edit form, then disconnects the shop (after confirming) and still sees its orders counted.
 
 Set CARTDESK_SHOTS=/some/dir to keep a screenshot of the page.
 """
@@ -107,5 +108,42 @@ def test_an_admin_connects_tests_and_syncs_a_shop(server: LiveServer, tmp_path: 
         expect(page.locator("[data-last-error]").first).to_contain_text("401")
         if SHOTS is not None:
             page.locator("article.connection").first.screenshot(path=str(SHOTS / "store-connection-error.png"))
+
+        # The admin pastes the shop's new token into the edit form; the connection works again.
+        fake.token = "shpat_rotated"
+        card = page.locator("article.connection").first
+        card.locator("[data-edit]").click()
+        card.locator("[data-edit-form] input[name=access_token]").fill("shpat_rotated")
+        if SHOTS is not None:
+            card.screenshot(path=str(SHOTS / "store-connection-edit.png"))
+        card.locator("[data-edit-form] button[type=submit]").click()
+        card = page.locator("article.connection").first
+        expect(card.locator("[data-notice]")).to_contain_text("Saved")
+        card.locator("[data-check]").click()
+        expect(page.locator("article.connection").first.locator("[data-notice]")).to_contain_text("the shop answered")
+
+        # Disconnecting asks first; dismissing the question changes nothing.
+        questions: list[str] = []
+
+        def answer(accept: bool):  # type: ignore[no-untyped-def]
+            def handle(dialog):  # type: ignore[no-untyped-def]
+                questions.append(dialog.message)
+                dialog.accept() if accept else dialog.dismiss()
+            return handle
+
+        card = page.locator("article.connection").first
+        card.locator("[data-edit]").click()
+        page.once("dialog", answer(False))
+        card.locator("[data-disconnect]").click()
+        expect(card.locator("[data-sync]")).to_be_visible()
+        page.once("dialog", answer(True))
+        card.locator("[data-disconnect]").click()
+        card = page.locator("article.connection").first
+        expect(card.locator("[data-state]")).to_have_text("Disconnected")
+        expect(card.locator("[data-held]")).to_have_text("3")  # the imported orders stay
+        expect(card.locator("[data-sync]")).to_have_count(0)
+        assert len(questions) == 2 and "3 orders already imported stay" in questions[0]
+        if SHOTS is not None:
+            page.screenshot(path=str(SHOTS / "store-connections-disconnected.png"), full_page=True)
         assert errors == []
         browser.close()

@@ -124,6 +124,26 @@ def test_returns_move_on_from_the_panel(client, agent: User, brand, session: Ses
     assert f"Return {rma} marked refunded." in response.text and "Maria Lopez refunded $30.00 on order NW-1042" in response.text
 
 
+def test_a_return_taken_as_store_credit_shows_its_balance_in_the_panel(client, agent: User, brand,
+                                                                        session: Session) -> None:
+    conversation, order = _setup(session, brand, price="30.00")
+    ship(session, order=order, delivered_days_ago=2)
+    token = login(client, agent)
+    assert "data-store-credit" not in client.get(f"/conversations/{conversation.id}", headers=PAGE).text
+    response = client.post(f"/conversations/{conversation.id}/orders/{order.id}/return", headers=hx(token), data={
+        f"ret_{order.lines[0].id}": "1", "reason": "changed_mind", "condition": "unopened",
+        "resolution": "store_credit"})
+    rma = re.search(r"Return (R[0-9A-F]{8}) opened", response.text).group(1)
+    ret = returns.get_by_rma(session, rma=rma)
+    for status in ("received", "refunded"):
+        response = client.post(f"/conversations/{conversation.id}/returns/{ret.id}/status", headers=hx(token),
+                               data={"status": status})
+    assert "refunded $30.00 on order NW-1042 (1 × Wool coat) to the store credit" in response.text
+    assert 'data-credit-balance="USD">$30.00<' in response.text and f"Return {rma}" in response.text
+    customer_page = client.get(f"/customers/{conversation.customer_id}", headers=PAGE).text
+    assert 'data-credit-balance="USD">$30.00<' in customer_page and "+$30.00" in customer_page
+
+
 def test_admins_set_refund_limits_per_role(client, session: Session) -> None:
     from cartdesk.auth.models import Role
     from cartdesk.commerce import refunds

@@ -91,10 +91,12 @@ def worker(
     Needed when CARTDESK_RUN_JOBS_IN_PROCESS=false, e.g. with several web processes.
     """
     from cartdesk.channels import registry as channels_registry
+    from cartdesk.commerce import credentials as shop_credentials
     from cartdesk.jobs.runner import run_worker
 
     settings = load_settings()
     channels_registry.configure(settings)
+    shop_credentials.configure(settings)
     open_database(settings).dispose()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     err.print(f"Worker started with concurrency {concurrency} on {safe_url(settings)}. Ctrl+C stops it.")

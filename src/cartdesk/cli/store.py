@@ -40,10 +40,12 @@ def import_orders(
 @store_app.command("sync")
 def sync_shop(connection_id: Annotated[int, typer.Argument(help="The store connection's id.")]) -> None:
     """Import customers, products and orders changed since the last sync, one page per transaction."""
-    from cartdesk.commerce import sync
+    from cartdesk.commerce import credentials, sync
     from cartdesk.commerce.connectors.registry import connector_for
 
-    database = open_database(load_settings())
+    settings = load_settings()
+    credentials.configure(settings)
+    database = open_database(settings)
     try:
         report = sync.run_import(database.transaction, connection_id=connection_id, connector_factory=connector_for)
     finally:

@@ -400,8 +400,11 @@ class RefundLimit(Base):
 class StoreConnection(TimestampMixin, Base):
     """A shop on an outside platform (``platform``: shopify | woocommerce) feeding one brand.
 
-    ``credentials`` hold what the platform's API wants (an Admin API access token; a WooCommerce
-    consumer key and secret); ``webhook_secret`` verifies the signatures of its webhooks.
+    ``credentials_enc`` holds, encrypted (``commerce/credentials.py``), what the platform's API
+    wants (an Admin API access token; a WooCommerce consumer key and secret) as JSON;
+    ``webhook_secret_enc``, encrypted too, verifies the signatures of its webhooks. Neither is
+    ever stored or logged in the clear. ``is_active`` false means disconnected: no sync, no
+    webhooks; the orders imported from the shop stay.
     ``synced_until`` is the incremental import's high-water mark (the platform's updated_at);
     ``last_sync_at`` / ``last_error`` / ``imported_*`` tell admins how the last syncs went."""
 
@@ -411,8 +414,8 @@ class StoreConnection(TimestampMixin, Base):
     brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"), index=True)
     platform: Mapped[str] = mapped_column(String(32))
     base_url: Mapped[str] = mapped_column(String(500))
-    credentials: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    webhook_secret: Mapped[str] = mapped_column(String(200))
+    credentials_enc: Mapped[str] = mapped_column(Text)
+    webhook_secret_enc: Mapped[str] = mapped_column(Text)
     synced_until: Mapped[datetime | None]
     is_active: Mapped[bool] = mapped_column(default=True)
     last_sync_at: Mapped[datetime | None]
@@ -440,3 +443,36 @@ class WebhookReceipt(Base):
     payload: Mapped[dict[str, Any] | None]
     applied_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(20))
+
+
+class StoreCreditKind(enum.StrEnum):
+    issued = "issued"  # a return settled as store credit (refund_id says which)
+    redeemed = "redeemed"  # spent on an order (pushed through the API by the store)
+    adjusted = "adjusted"  # an admin's correction, either sign
+
+
+class StoreCreditEntry(Base):
+    """One movement on a customer's store credit with a brand: the ledger is append-only.
+
+    ``amount`` is signed (issued > 0, redeemed < 0) in ``currency``; a customer's balance is the
+    sum of their entries per brand and currency, derived, never stored. ``refund_id`` is unique:
+    a store-credit refund issues its credit once, however often its success is recorded."""
+
+    __tablename__ = "store_credit_entries"
+    __table_args__ = (
+        Index("ix_store_credit_entries_customer", "customer_id", "created_at"),
+        UniqueConstraint("refund_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand_id: Mapped[int] = mapped_column(ForeignKey("brands.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    amount: Mapped[Decimal] = mapped_column(Amount)
+    currency: Mapped[str] = mapped_column(String(3))
+    kind: Mapped[StoreCreditKind] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(String(300), default="")
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("refunds.id", ondelete="SET NULL"))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="SET NULL"))
+    return_id: Mapped[int | None] = mapped_column(ForeignKey("returns.id", ondelete="SET NULL"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime]

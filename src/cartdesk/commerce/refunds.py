@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cartdesk.auth.schemas import Principal
+from cartdesk.commerce import store_credit
 from cartdesk.commerce.models import (
     HOLDING_REFUND,
     FinancialStatus,
@@ -193,6 +194,8 @@ def request_refund(
     """Refund now, or — above the requester's limit — ask a supervisor. Either way the amount is held."""
     _lock(session, order)
     plan = check_refund(session, order=order, refund_in=refund_in)
+    if refund_in.method == RefundMethod.store_credit and order.customer_id is None:
+        raise Conflict(f"Order {order.number} has no customer to hold store credit; refund it another way.")
     limit = limit_for(session, role=principal.role)
     needs_approval = limit is not None and plan.amount > limit
     refund = Refund(
@@ -212,7 +215,7 @@ def request_refund(
                     body=f"{principal.name} asked for a refund of {money} on order {order.number} ({what}). "
                          f"It is above their limit of {format_money(limit, order.currency)} and awaits a supervisor.")
         return refund
-    _start(session, refund=refund, order=order)
+    _start(session, refund=refund, order=order, actor=principal.actor)
     _record(session, principal.actor, refund, order, "refund.created")
     tell_thread(session, conversation_id=refund.conversation_id, actor=principal.actor,
                 body=f"{principal.name} refunded {money} on order {order.number} ({what}) "
@@ -234,7 +237,7 @@ def decide(session: Session, *, principal: Principal, refund: Refund, approve: b
     money = format_money(refund.amount, order.currency)
     suffix = f" — {note}" if note else ""
     if approve:
-        _start(session, refund=refund, order=order)
+        _start(session, refund=refund, order=order, actor=principal.actor)
         _record(session, principal.actor, refund, order, "refund.approved", note=note)
         tell_thread(session, conversation_id=refund.conversation_id, actor=principal.actor,
                     body=f"{principal.name} approved the refund of {money} on order {order.number}{suffix}.")
@@ -247,15 +250,18 @@ def decide(session: Session, *, principal: Principal, refund: Refund, approve: b
     return refund
 
 
-def _start(session: Session, *, refund: Refund, order: Order) -> None:
+def _start(session: Session, *, refund: Refund, order: Order, actor: Actor) -> None:
     """Money is on its way: the order counts it as refunded; a connected shop carries it out in a job."""
     refund.status = RefundStatus.pending
     order.refunded_total += refund.amount
     refresh_financial_status(order)
     session.flush()
-    if order.source == "cartdesk" or refund.method == RefundMethod.store_credit:
-        # The built-in store has no payment system to call, and store credit is Cartdesk's own record:
-        # recording the refund is doing it.
+    if refund.method == RefundMethod.store_credit:
+        # Store credit is Cartdesk's own ledger: issuing the credit is doing the refund.
+        mark_succeeded(session, refund=refund)
+        store_credit.issue_for_refund(session, actor=actor, refund=refund, order=order)
+    elif order.source == "cartdesk":
+        # The built-in store has no payment system to call: recording the refund is doing it.
         mark_succeeded(session, refund=refund)
     else:
         jobs_service.enqueue(session, "commerce.refund.execute", {"refund_id": refund.id},

@@ -207,6 +207,6 @@ def returns_for_customer(
 ) -> Sequence[Return]:
     return session.scalars(
         select(Return).join(Order, Order.id == Return.order_id)
-        .where(Order.customer_id.in_(ids or service.customer_ids(session, customer_id=customer_id)))
+        .where(service.of_customers(Order.customer_id, ids or service.customer_ids(session, customer_id=customer_id)))
         .order_by(Return.id.desc()).limit(limit)
     ).all()

@@ -17,8 +17,9 @@ from pydantic import BaseModel, Field
 from cartdesk.auth.deps import AdminPrincipal, OrdersRead, OrdersWrite
 from cartdesk.auth.models import Role
 from cartdesk.auth.schemas import Principal
-from cartdesk.commerce import actions, csv_import, refunds, returns, service, shipments
-from cartdesk.commerce.models import ReturnStatus
+from cartdesk.brands import service as brands_service
+from cartdesk.commerce import actions, csv_import, refunds, returns, service, shipments, store_credit
+from cartdesk.commerce.models import ReturnStatus, StoreCreditKind
 from cartdesk.commerce.schemas import (
     Address,
     OrderCreate,
@@ -34,8 +35,13 @@ from cartdesk.commerce.schemas import (
     ReturnTransition,
     ShipmentCreate,
     ShipmentRead,
+    StoreCreditAdjust,
+    StoreCreditBalance,
+    StoreCreditEntryRead,
+    StoreCreditRead,
     TrackingEventIn,
 )
+from cartdesk.customers import service as customers_service
 from cartdesk.db.deps import DbSession
 from cartdesk.kit.errors import Forbidden
 from cartdesk.kit.openapi import error_responses
@@ -268,3 +274,38 @@ async def set_refund_limit(role: Role, body: LimitIn, session: DbSession, princi
     """Admins only. Refunds above the limit need a supervisor's approval; `null` removes the limit."""
     refunds.set_limit(session, actor=principal.actor, role=str(role), amount=body.amount)
     return body
+
+
+# --- store credit --------------------------------------------------------------------
+
+def _credit(session: DbSession, customer_id: int) -> StoreCreditRead:
+    ids = service.customer_ids(session, customer_id=customer_id)
+    return StoreCreditRead(
+        balances=[StoreCreditBalance(brand_id=b.brand_id, currency=b.currency, amount=b.amount)
+                  for b in store_credit.balances(session, customer_ids=ids)],
+        entries=[StoreCreditEntryRead.model_validate(e) for e in store_credit.entries(session, customer_ids=ids,
+                                                                                      limit=50)])
+
+
+@router.get("/customers/{customer_id}/store-credit", response_model=StoreCreditRead,
+            summary="A customer's store credit", responses=error_responses(404))
+async def get_store_credit(customer_id: int, session: DbSession, principal: OrdersRead) -> StoreCreditRead:
+    """Balances per brand and currency, and the latest 50 ledger entries (issued by returns settled as
+    store credit, redeemed, adjusted)."""
+    customer = customers_service.get_or_raise(session, customer_id=customer_id)  # a merged one: its target
+    return _credit(session, customer.id)
+
+
+@router.post("/customers/{customer_id}/store-credit", status_code=status.HTTP_201_CREATED,
+             response_model=StoreCreditRead, summary="Adjust or redeem store credit",
+             responses=error_responses(404, 409))
+async def adjust_store_credit(customer_id: int, body: StoreCreditAdjust, session: DbSession,
+                              principal: OrdersWrite) -> StoreCreditRead:
+    """Supervisors and admins. A negative amount takes credit away (spent: `kind` "redeemed"); a
+    balance never goes below zero (409 with the balance)."""
+    customer = customers_service.get_or_raise(session, customer_id=customer_id)
+    brand = brands_service.resolve(session, ref=body.brand)
+    store_credit.adjust(session, principal=principal, customer_id=customer.id, brand_id=brand.id,
+                        amount=body.amount, currency=body.currency, note=body.note,
+                        kind=StoreCreditKind(body.kind))
+    return _credit(session, customer.id)

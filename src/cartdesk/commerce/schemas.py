@@ -17,6 +17,7 @@ from cartdesk.commerce.models import (
     Resolution,
     ReturnStatus,
     ShipmentStatus,
+    StoreCreditKind,
 )
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
@@ -290,3 +291,39 @@ class ReturnRead(BaseModel):
 class ReturnTransition(BaseModel):
     status: Literal["approved", "received", "refunded", "rejected"]
     note: str = Field(default="", max_length=300)
+
+
+class StoreCreditEntryRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    brand_id: int
+    customer_id: int
+    amount: Decimal
+    currency: str
+    kind: StoreCreditKind
+    note: str
+    refund_id: int | None
+    order_id: int | None
+    return_id: int | None
+    created_at: datetime
+
+
+class StoreCreditBalance(BaseModel):
+    brand_id: int
+    currency: str
+    amount: Decimal
+
+
+class StoreCreditRead(BaseModel):
+    """A customer's balances (theirs and those of anyone merged into them) and latest entries."""
+
+    balances: list[StoreCreditBalance]
+    entries: list[StoreCreditEntryRead]
+
+
+class StoreCreditAdjust(BaseModel):
+    brand: int | str
+    amount: Annotated[Decimal, Field(max_digits=14, decimal_places=2, description="Signed: + adds, − takes away")]
+    currency: Currency
+    note: str = Field(min_length=1, max_length=300)
+    kind: Literal["adjusted", "redeemed"] = "adjusted"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -311,12 +312,18 @@ def list_orders(
     return _keyset(session, stmt, Order, limit=limit, cursor=cursor)
 
 
+def of_customers(column: Any, ids: Sequence[int]) -> Any:
+    """``column IN ids``, written ``column = id`` for the usual one customer: an expanding IN is
+    re-rendered on every execution, which is a measurable part of the 360 panel's CPU time."""
+    return column == ids[0] if len(ids) == 1 else column.in_(ids)
+
+
 def customer_ids(session: Session, *, customer_id: int) -> list[int]:
     """The customer and everyone merged into them: one person's history whatever email they ordered with.
     Merging moves identities and conversations, not orders, so orders are found through this instead."""
     ids, frontier = [customer_id], [customer_id]
     while frontier and len(ids) < 100:
-        frontier = list(session.scalars(select(Customer.id).where(Customer.merged_into_id.in_(frontier))))
+        frontier = list(session.scalars(select(Customer.id).where(of_customers(Customer.merged_into_id, frontier))))
         ids += frontier
     return ids
 
@@ -325,7 +332,7 @@ def orders_for_customer(
     session: Session, *, customer_id: int, limit: int = 10, ids: list[int] | None = None
 ) -> Sequence[Order]:
     """Newest first, with lines, shipments and their scans loaded in a few IN queries (the 360 panel)."""
-    stmt = (select(Order).where(Order.customer_id.in_(ids or customer_ids(session, customer_id=customer_id)))
+    stmt = (select(Order).where(of_customers(Order.customer_id, ids or customer_ids(session, customer_id=customer_id)))
             .options(selectinload(Order.shipments))
             .order_by(Order.placed_at.desc(), Order.id.desc()).limit(limit))
     return session.scalars(stmt).all()
@@ -346,7 +353,7 @@ def lifetime_value(
     refunded). One currency is assumed: a customer buying in two currencies is summed as one (known gap)."""
     row = session.execute(
         select(sum_cents(Order.paid_total - Order.refunded_total), func.count(Order.id), func.max(Order.currency))
-        .where(Order.customer_id.in_(ids or customer_ids(session, customer_id=customer_id)))
+        .where(of_customers(Order.customer_id, ids or customer_ids(session, customer_id=customer_id)))
     ).one()
     return from_cents(row[0]), int(row[1]), row[2]
 

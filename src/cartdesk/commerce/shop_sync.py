@@ -102,7 +102,7 @@ def orders_held(session: Session) -> dict[int, int]:
         select(StoreConnection.id, func.count(Order.id))
         .join(Order, (Order.brand_id == StoreConnection.brand_id) & (Order.source == StoreConnection.platform))
         .group_by(StoreConnection.id))
-    return dict(rows.tuples().all())
+    return dict(rows.all())  # each Row is a (connection id, count) tuple
 
 
 def purge_receipts(session: Session, *, older_than: datetime) -> int:

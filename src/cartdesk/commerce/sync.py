@@ -40,7 +40,7 @@ from cartdesk.customers.models import IdentityKind
 from cartdesk.events import service as events_service
 from cartdesk.events.schemas import Actor
 from cartdesk.kit.clock import utcnow
-from cartdesk.kit.errors import NotFound, ValidationFailed
+from cartdesk.kit.errors import NotFound
 from cartdesk.kit.money import ZERO
 
 ORDER_TOPICS = {"orders/create", "orders/updated", "orders/cancelled", "orders/paid", "orders/fulfilled",
@@ -51,30 +51,6 @@ PRODUCT_TOPICS = {"products/create", "products/update", "product.created", "prod
 
 def actor_for(connection: StoreConnection) -> Actor:
     return Actor(type="system", id=None, name=connection.platform.capitalize())
-
-
-def create_connection(session: Session, *, actor: Actor, brand_id: int, platform: str, base_url: str,
-                      credentials: dict[str, str], webhook_secret: str) -> StoreConnection:
-    from cartdesk.commerce.connectors.registry import PLATFORMS
-
-    if platform not in PLATFORMS:
-        raise ValidationFailed(f"Unknown platform {platform!r}.", details=[{"field": "platform"}])
-    if not base_url.startswith(("https://", "http://")):
-        raise ValidationFailed("The shop's address starts with https://.", details=[{"field": "base_url"}])
-    needed = {"shopify": ("access_token",), "woocommerce": ("consumer_key", "consumer_secret")}[platform]
-    missing = [k for k in needed if not credentials.get(k)]
-    if missing:
-        raise ValidationFailed(f"{platform.capitalize()} needs {', '.join(missing)}.",
-                               details=[{"field": f"credentials.{k}"} for k in missing])
-    if len(webhook_secret) < 8:
-        raise ValidationFailed("The webhook secret is at least 8 characters.", details=[{"field": "webhook_secret"}])
-    connection = StoreConnection(brand_id=brand_id, platform=platform, base_url=base_url.rstrip("/"),
-                                 credentials=credentials, webhook_secret=webhook_secret)
-    session.add(connection)
-    session.flush()
-    events_service.record(session, verb="store.connected", actor=actor, subject_type="store_connection",
-                          subject_id=connection.id, brand_id=brand_id, data={"platform": platform, "base_url": base_url})
-    return connection
 
 
 def list_connections(session: Session) -> list[StoreConnection]:
@@ -243,21 +219,24 @@ def run_import(transaction: Callable[[], Any], *, connection_id: int, connector_
         since = connection.synced_until
         connector = connector_factory(connection)
     high = since
-    # Customers are listed in full on the first import only (the platforms cannot all filter them by
-    # change); after that, an order brings its customer along, and conversations create their own.
-    for kind in ("customers", "products", "orders") if since is None else ("products", "orders"):
-        for page in connector.pages(kind, since if kind != "customers" else None):
-            with transaction() as session:
-                connection = get_connection(session, connection_id=connection_id)
-                if kind == "orders":
-                    exts = [connector.to_order(raw) for raw in page]
-                    upsert_orders(session, connection=connection, exts=exts)
-                    report.orders += len(exts)
-                    high = max([*(e.updated_at for e in exts), *([high] if high else [])], default=high)
-                else:
-                    for raw in page:
-                        high = _apply(session, connection, connector, kind, raw, report, high)
-                report.pages += 1
+    try:
+        # Customers are listed in full on the first import only (the platforms cannot all filter them by
+        # change); after that, an order brings its customer along, and conversations create their own.
+        for kind in ("customers", "products", "orders") if since is None else ("products", "orders"):
+            for page in connector.pages(kind, since if kind != "customers" else None):
+                with transaction() as session:
+                    connection = get_connection(session, connection_id=connection_id)
+                    if kind == "orders":
+                        exts = [connector.to_order(raw) for raw in page]
+                        upsert_orders(session, connection=connection, exts=exts)
+                        report.orders += len(exts)
+                        high = max([*(e.updated_at for e in exts), *([high] if high else [])], default=high)
+                    else:
+                        for raw in page:
+                            high = _apply(session, connection, connector, kind, raw, report, high)
+                    report.pages += 1
+    finally:
+        connector.http.close()
     with transaction() as session:
         get_connection(session, connection_id=connection_id).synced_until = high
     return report

@@ -8,6 +8,7 @@ visibly pending; a shop that refuses for good marks the refund failed and frees 
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -27,11 +28,25 @@ from cartdesk.kit.clock import utcnow
 CONNECTOR_OPTIONS: dict[str, Any] = {}
 
 
+@contextmanager
 def _connector(session: Session, order):  # type: ignore[no-untyped-def]
     connection = sync.connection_for_order(session, order=order)
     if connection is None:
         raise Rejected(f"Order {order.number} comes from {order.source}, which is not connected any more.")
-    return connector_for(connection, **CONNECTOR_OPTIONS)
+    yield from _opened(connector_for(connection, **CONNECTOR_OPTIONS))
+
+
+@contextmanager
+def _connection_connector(connection):  # type: ignore[no-untyped-def]
+    yield from _opened(connector_for(connection, **CONNECTOR_OPTIONS))
+
+
+def _opened(connector):  # type: ignore[no-untyped-def]
+    # A job's connector talks to the shop once or twice: its connections are closed when the job is done.
+    try:
+        yield connector
+    finally:
+        connector.http.close()
 
 
 @job("commerce.refund.execute")
@@ -41,8 +56,9 @@ def execute_refund(session: Session, payload: dict[str, Any]) -> None:
         return
     order = refund.order
     try:
-        external_id = _connector(session, order).refund(
-            order=order, refund=refund, line_ids={li.id: li.external_id for li in order.lines if li.external_id})
+        with _connector(session, order) as connector:
+            external_id = connector.refund(
+                order=order, refund=refund, line_ids={li.id: li.external_id for li in order.lines if li.external_id})
     except Rejected as exc:
         refunds_service.mark_failed(session, refund=refund, error=str(exc))
         return
@@ -52,7 +68,8 @@ def execute_refund(session: Session, payload: dict[str, Any]) -> None:
 @job("commerce.order.cancel")
 def cancel_in_shop(session: Session, payload: dict[str, Any]) -> None:
     order = service.get_order_or_raise(session, order_id=payload["order_id"])
-    _connector(session, order).cancel(order=order)
+    with _connector(session, order) as connector:
+        connector.cancel(order=order)
     refund_id = payload.get("refund_id")
     refund = session.get(Refund, refund_id) if refund_id else None
     if refund is not None and refund.status == RefundStatus.pending:
@@ -63,7 +80,8 @@ def cancel_in_shop(session: Session, payload: dict[str, Any]) -> None:
 @job("commerce.order.address")
 def address_in_shop(session: Session, payload: dict[str, Any]) -> None:
     order = service.get_order_or_raise(session, order_id=payload["order_id"])
-    _connector(session, order).update_address(order=order)
+    with _connector(session, order) as connector:
+        connector.update_address(order=order)
 
 
 @job("commerce.order.reship")
@@ -72,14 +90,16 @@ def reship_in_shop(session: Session, payload: dict[str, Any]) -> None:
     replacement = service.get_order_or_raise(session, order_id=payload["replacement_id"])
     if replacement.external_id:
         return
-    replacement.external_id = _connector(session, original).create_replacement(order=replacement, original=original)
+    with _connector(session, original) as connector:
+        replacement.external_id = connector.create_replacement(order=replacement, original=original)
 
 
 @job("commerce.order.refetch")
 def refetch_order(session: Session, payload: dict[str, Any]) -> None:
     connection = sync.get_connection(session, connection_id=payload["connection_id"])
-    connector = connector_for(connection, **CONNECTOR_OPTIONS)
-    sync.upsert_order(session, connection=connection, ext=connector.to_order(connector.get_order(payload["order_external_id"])))
+    with _connection_connector(connection) as connector:
+        raw = connector.get_order(payload["order_external_id"])
+    sync.upsert_order(session, connection=connection, ext=connector.to_order(raw))
 
 
 @job("commerce.webhook.apply")
@@ -89,9 +109,9 @@ def apply_webhook(session: Session, payload: dict[str, Any]) -> None:
         return  # applied already (a retried job), or purged
     connection = session.get(sync.StoreConnection, receipt.connection_id)
     if connection is not None and connection.is_active:
-        receipt.outcome = sync.apply_webhook(session, connection=connection, topic=receipt.topic,
-                                             connector=connector_for(connection, **CONNECTOR_OPTIONS),
-                                             payload=receipt.payload)
+        with _connection_connector(connection) as connector:
+            receipt.outcome = sync.apply_webhook(session, connection=connection, topic=receipt.topic,
+                                                 connector=connector, payload=receipt.payload)
     else:
         receipt.outcome = "disconnected"
     receipt.applied_at, receipt.payload = utcnow(), None

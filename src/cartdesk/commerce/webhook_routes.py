@@ -1,4 +1,4 @@
-"""Connecting a shop (admins) and receiving its webhooks (the platform, signed).
+"""Connecting, editing and disconnecting a shop (admins) and receiving its webhooks (the platform, signed).
 
 A webhook is checked before anything is read from it: a bad signature is a 401 and
 changes nothing. A verified first delivery is stored and applied by a job
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cartdesk.auth.deps import AdminPrincipal
 from cartdesk.brands import service as brands_service
-from cartdesk.commerce import shop_sync, sync, tasks
+from cartdesk.commerce import connections, shop_sync, sync, tasks
 from cartdesk.commerce.connectors.registry import connector_for
 from cartdesk.db.deps import DbSession
 from cartdesk.jobs import service as jobs_service
@@ -35,6 +35,12 @@ class ConnectionCreate(BaseModel):
     webhook_secret: str = Field(min_length=8, max_length=200)
 
 
+class ConnectionEdit(BaseModel):
+    base_url: str | None = Field(default=None, min_length=8, max_length=500)
+    credentials: dict[str, str] | None = Field(default=None, description="Only the keys to change")
+    webhook_secret: str | None = Field(default=None, min_length=8, max_length=200)
+
+
 class ConnectionRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
@@ -50,10 +56,30 @@ async def create_connection(body: ConnectionCreate, session: DbSession, principa
     """Admins only. The first import is queued at once; point the platform's webhooks at
     `/webhooks/{platform}/{id}` to keep it current (a recurring sync catches up anything missed)."""
     brand = brands_service.resolve(session, ref=body.brand)
-    connection = sync.create_connection(session, actor=principal.actor, brand_id=brand.id, platform=body.platform,
-                                        base_url=body.base_url, credentials=body.credentials,
-                                        webhook_secret=body.webhook_secret)
+    connection = connections.create(session, actor=principal.actor, brand_id=brand.id, platform=body.platform,
+                                    base_url=body.base_url, credentials_in=body.credentials,
+                                    webhook_secret=body.webhook_secret)
     shop_sync.request_sync(session, connection=connection, key="first")
+    return ConnectionRead.model_validate(connection)
+
+
+@router.patch("/api/v1/store-connections/{connection_id}", response_model=ConnectionRead,
+              summary="Change a shop's address or credentials", responses=error_responses(404))
+async def edit_connection(connection_id: int, body: ConnectionEdit, session: DbSession,
+                          principal: AdminPrincipal) -> ConnectionRead:
+    """Admins only. Credentials not given keep their current values; nothing is echoed back."""
+    connection = sync.get_connection(session, connection_id=connection_id)
+    connections.update(session, actor=principal.actor, connection=connection, connection_in=connections.ConnectionUpdate(
+        base_url=body.base_url, credentials=body.credentials, webhook_secret=body.webhook_secret))
+    return ConnectionRead.model_validate(connection)
+
+
+@router.delete("/api/v1/store-connections/{connection_id}", response_model=ConnectionRead,
+               summary="Disconnect a shop", responses=error_responses(404))
+async def disconnect_connection(connection_id: int, session: DbSession, principal: AdminPrincipal) -> ConnectionRead:
+    """Admins only. Stops sync and webhooks (then answered 404); imported orders stay."""
+    connection = sync.get_connection(session, connection_id=connection_id)
+    connections.disconnect(session, actor=principal.actor, connection=connection)
     return ConnectionRead.model_validate(connection)
 
 

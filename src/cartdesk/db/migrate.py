@@ -20,11 +20,23 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "head", *, secret_key: str | None = None) -> None:
+    """``secret_key``: what migrations that encrypt data use (default: the settings' key)."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
+        if secret_key:
+            cfg.attributes["secret_key"] = secret_key
         command.upgrade(cfg, revision)
+
+
+def downgrade(engine: Engine, revision: str, *, secret_key: str | None = None) -> None:
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        if secret_key:
+            cfg.attributes["secret_key"] = secret_key
+        command.downgrade(cfg, revision)
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -3,7 +3,7 @@
 A mailbox belongs to one brand. It receives mail through IMAP polling, Cartdesk's
 own SMTP receiver (``inbound_address`` for forwarding) or the HTTP inbound webhook
 (``inbound_secret``), and sends through its SMTP server. Passwords are stored
-encrypted (``secrets.py``); the ``*_password_enc`` columns hold ciphertext only.
+encrypted (``kit/secrets.py``); the ``*_password_enc`` columns hold ciphertext only.
 
 Every Message-ID we send or receive is kept on ``messages.external_id`` (channel
 ``email``), unique, which is what both dedupe and In-Reply-To/References threading

@@ -15,15 +15,16 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from cartdesk.brands import service as brands_service
-from cartdesk.channels.email import secrets
 from cartdesk.channels.email.models import EmailThread, Mailbox, Quarantine, QuarantineReason
 from cartdesk.channels.email.schemas import MailboxCreate, MailboxUpdate
 from cartdesk.events import service as events_service
 from cartdesk.events.schemas import Actor
+from cartdesk.kit import secrets
 from cartdesk.kit.clock import utcnow
 from cartdesk.kit.errors import Conflict, NotFound, ValidationFailed
 
 CHANNEL = "email"
+SECRETS_PURPOSE = "email"  # the key derivation of mailbox passwords (kit/secrets.py)
 
 
 def new_token() -> str:
@@ -123,7 +124,7 @@ def _apply(mailbox: Mailbox, values: dict[str, Any], *, secret_key: str) -> dict
     for field, value in values.items():
         if field in _PASSWORDS:
             if value:  # an empty password field in a form means "keep the current one"
-                setattr(mailbox, _PASSWORDS[field], secrets.encrypt(secret_key, value))
+                setattr(mailbox, _PASSWORDS[field], secrets.encrypt(secret_key, value, purpose=SECRETS_PURPOSE))
                 changed[field] = "(changed)"
             continue
         if isinstance(value, str):
@@ -181,7 +182,7 @@ def update(session: Session, *, actor: Actor, mailbox: Mailbox, mailbox_in: Mail
 
 
 def password(mailbox: Mailbox, which: str, *, secret_key: str) -> str | None:
-    return secrets.decrypt(secret_key, getattr(mailbox, f"{which}_password_enc"))
+    return secrets.decrypt(secret_key, getattr(mailbox, f"{which}_password_enc"), purpose=SECRETS_PURPOSE)
 
 
 def record_fetch(session: Session, *, mailbox_id: int, count: int, error: str | None = None,

@@ -124,14 +124,26 @@ def signature_matches(secret: str, body: bytes, given: str | None) -> bool:
 
 
 class Http:
-    """httpx with the platform's auth, 429 handling and errors turned into Retry/Rejected."""
+    """httpx with the platform's auth, 429 handling and errors turned into Retry/Rejected.
+
+    The client (and its connection pool) is opened on the first request, so a connector built
+    only to verify a webhook opens nothing; whoever builds a connector that talks to the shop
+    closes it (``close``), or its sockets wait for the garbage collector."""
 
     def __init__(self, connection: StoreConnection, *, headers: dict[str, str] | None = None,
                  auth: tuple[str, str] | None = None, transport: httpx.BaseTransport | None = None,
                  sleep=time.sleep) -> None:  # type: ignore[no-untyped-def]
-        self.client = httpx.Client(base_url=connection.base_url.rstrip("/"), headers=headers or {}, auth=auth,
-                                   timeout=httpx.Timeout(15.0, connect=5.0), transport=transport)
+        self._options: dict[str, Any] = {
+            "base_url": connection.base_url.rstrip("/"), "headers": headers or {}, "auth": auth,
+            "timeout": httpx.Timeout(15.0, connect=5.0), "transport": transport}
+        self._client: httpx.Client | None = None
         self.sleep = sleep
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(**self._options)
+        return self._client
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         for _ in range(MAX_RATE_LIMIT_WAITS):
@@ -150,4 +162,6 @@ class Http:
         raise Retry(f"{method} {url}: still rate-limited after {MAX_RATE_LIMIT_WAITS} waits")
 
     def close(self) -> None:
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
+            self._client = None

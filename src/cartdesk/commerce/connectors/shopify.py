@@ -24,6 +24,7 @@ from cartdesk.commerce.connectors.base import (
     Rejected,
     signature_matches,
 )
+from cartdesk.commerce.credentials import ShopSecrets
 from cartdesk.commerce.models import Order, Refund, StoreConnection
 
 API = "/admin/api/2024-01"
@@ -45,9 +46,10 @@ def _money(value: Any) -> Decimal:
 class Shopify:
     platform = "shopify"
 
-    def __init__(self, connection: StoreConnection, **http: Any) -> None:
+    def __init__(self, connection: StoreConnection, secrets: ShopSecrets, **http: Any) -> None:
         self.connection = connection
-        self.http = Http(connection, headers={"X-Shopify-Access-Token": connection.credentials.get("access_token", "")},
+        self.secrets = secrets
+        self.http = Http(connection, headers={"X-Shopify-Access-Token": secrets.credentials.get("access_token", "")},
                          **http)
 
     # --- reading ----------------------------------------------------------------------
@@ -128,7 +130,7 @@ class Shopify:
     # --- webhooks ---------------------------------------------------------------------
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> bool:
-        return signature_matches(self.connection.webhook_secret, body, headers.get("x-shopify-hmac-sha256"))
+        return signature_matches(self.secrets.webhook_secret, body, headers.get("x-shopify-hmac-sha256"))
 
     def delivery(self, headers: Mapping[str, str]) -> tuple[str, str]:
         return headers.get("x-shopify-webhook-id", ""), headers.get("x-shopify-topic", "")

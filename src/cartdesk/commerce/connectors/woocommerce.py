@@ -22,6 +22,7 @@ from cartdesk.commerce.connectors.base import (
     Http,
     signature_matches,
 )
+from cartdesk.commerce.credentials import ShopSecrets
 from cartdesk.commerce.models import Order, Refund, StoreConnection
 
 API = "/wp-json/wc/v3"
@@ -41,9 +42,10 @@ def _money(value: Any) -> Decimal:
 class WooCommerce:
     platform = "woocommerce"
 
-    def __init__(self, connection: StoreConnection, **http: Any) -> None:
+    def __init__(self, connection: StoreConnection, secrets: ShopSecrets, **http: Any) -> None:
         self.connection = connection
-        creds = connection.credentials
+        self.secrets = secrets
+        creds = secrets.credentials
         self.http = Http(connection, auth=(creds.get("consumer_key", ""), creds.get("consumer_secret", "")), **http)
 
     def check(self) -> None:
@@ -111,7 +113,7 @@ class WooCommerce:
         )]
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> bool:
-        return signature_matches(self.connection.webhook_secret, body, headers.get("x-wc-webhook-signature"))
+        return signature_matches(self.secrets.webhook_secret, body, headers.get("x-wc-webhook-signature"))
 
     def delivery(self, headers: Mapping[str, str]) -> tuple[str, str]:
         return headers.get("x-wc-webhook-delivery-id", ""), headers.get("x-wc-webhook-topic", "")

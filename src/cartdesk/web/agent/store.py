@@ -8,10 +8,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cartdesk.auth.models import Role
-from cartdesk.commerce import refunds, returns, service, shipments
+from cartdesk.brands.models import Brand
+from cartdesk.commerce import refunds, returns, service, shipments, store_credit
 from cartdesk.commerce.models import FulfillmentStatus, Order, OrderStatus, Refund, RefundStatus
 from cartdesk.commerce.policy import REASONS
 from cartdesk.db.deps import DbSession
@@ -31,6 +33,7 @@ def panel(session: Session, *, customer_id: int, limit: int = 5) -> dict[str, An
     orders = service.orders_for_customer(session, customer_id=customer_id, limit=limit, ids=ids)
     by_order = service.refunds_for_orders(session, order_ids=[o.id for o in orders])
     ltv, order_count, currency = service.lifetime_value(session, customer_id=customer_id, ids=ids)
+    credit = store_credit.entries(session, customer_ids=ids, limit=5)
     return {
         "store": {
             "orders": [_order_view(session, o, by_order[o.id]) for o in orders],
@@ -40,9 +43,19 @@ def panel(session: Session, *, customer_id: int, limit: int = 5) -> dict[str, An
             "more": order_count > len(orders),
             "reasons": REASONS,
             "next_return_steps": {str(k): [str(v) for v in steps] for k, steps in returns.ALLOWED.items()},
+            # Most customers never had store credit: the balances are summed only for those who did.
+            "credit": _credit(session, ids, credit) if credit else None,
         },
         "money": format_money,
     }
+
+
+def _credit(session: Session, ids: list[int], entries: Any) -> dict[str, Any]:
+    balances = store_credit.balances(session, customer_ids=ids)
+    # Credit is per brand: name the brand only when the customer holds credit with several.
+    names = {b.id: b.name for b in session.scalars(select(Brand).where(Brand.id.in_({x.brand_id for x in balances})))} \
+        if len({x.brand_id for x in balances}) > 1 else {}
+    return {"balances": [(b, names.get(b.brand_id)) for b in balances], "entries": entries}
 
 
 def _order_view(session: Session, order: Order, order_refunds: list[Refund]) -> dict[str, Any]:
