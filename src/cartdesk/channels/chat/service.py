@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from cartdesk.auth import service as auth_service
 from cartdesk.auth.models import Availability, User
 from cartdesk.brands.models import Brand
 from cartdesk.channels.chat.identity import VisitorTokens, new_identity_secret, new_public_id, verify_identity
@@ -47,6 +48,7 @@ AGENT_AWAY_GRACE = timedelta(seconds=45)
 # After the last connection closes the visitor stays "live" this long, so a page switch
 # (close, reload, reconnect within a second or two) does not send the reply by email.
 DISCONNECT_GRACE = timedelta(seconds=10)
+NULLABLE_SETTINGS = frozenset({"routing_team_id"})
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -65,11 +67,14 @@ def widget_settings(session: Session, *, brand_id: int) -> ChatWidgetSettings:
 def update_widget_settings(
     session: Session, *, actor: Actor, brand: Brand, settings_in: WidgetSettingsUpdate
 ) -> ChatWidgetSettings:
+    changes = {k: v for k, v in settings_in.model_dump(exclude_unset=True).items()
+               if v is not None or k in NULLABLE_SETTINGS}
+    if changes.get("routing_team_id") is not None:
+        auth_service.get_team_or_raise(session, team_id=changes["routing_team_id"])
     row = widget_settings(session, brand_id=brand.id)
     if row.id is None:
         row.identity_secret = new_identity_secret()
         session.add(row)
-    changes = settings_in.model_dump(exclude_unset=True, exclude_none=True)
     if "business_hours" in changes:
         changes["business_hours"] = {day: [list(span) for span in spans]
                                      for day, spans in changes["business_hours"].items()}
@@ -412,6 +417,7 @@ def post_message(
         if visitor.conversation_id else None
     if conversation is not None and conversation.merged_into_id is not None:
         conversation = conversations_service.get(session, conversation_id=conversation.merged_into_id)
+    created = conversation is None
     if conversation is None:
         brand = session.get_one(Brand, visitor.brand_id)
         conversation = conversations_service.create(session, actor=SYSTEM, conversation_in=ConversationCreate(
@@ -425,11 +431,27 @@ def post_message(
         message = conversations_service.receive_message(
             session, conversation=conversation, customer=customer, body=body_text, channel=CHANNEL,
             external_id=ext, meta=meta)
+    # A new conversation: the first message, or a follow-up to a closed chat.
+    started = created or message.conversation_id != conversation.id
     visitor.conversation_id = message.conversation_id
     if attachment_ids:
         _attach(session, visitor=visitor, message=message, attachment_ids=attachment_ids)
     entry = log_append(session, visitor=visitor, message=message, via=CHANNEL)
+    _route(session, conversation_id=message.conversation_id, started=started)
     return Posted(message=message, seq=entry.seq, duplicate=False)
+
+
+def _route(session: Session, *, conversation_id: int, started: bool) -> None:
+    """An unowned chat goes to an agent (channels/chat/routing.py); a new one that finds
+    nobody free is marked queued."""
+    from cartdesk.channels.chat import routing  # routing builds on this module
+
+    conversation = session.get_one(Conversation, conversation_id)
+    if conversation.assignee_id is not None:
+        return
+    decision = routing.route(session, conversation=conversation)
+    if started and decision.assignee_id is None and decision.reason in routing.QUEUED_REASONS:
+        routing.queued(session, conversation=conversation, reason=decision.reason)
 
 
 def _subject(text: str) -> str:
