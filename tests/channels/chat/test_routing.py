@@ -139,3 +139,15 @@ def test_routing_settings_are_checked(session: Session, shop: Brand) -> None:
             WidgetSettingsUpdate(max_chats_per_agent=bad)
     row = chat_service.widget_settings(session, brand_id=shop.id)
     assert (row.routing, row.routing_team_id, row.max_chats_per_agent) == (True, None, 3)  # the defaults
+
+
+def test_a_chat_reopened_by_the_visitor_is_routed_again(session: Session, shop: Brand) -> None:
+    ana = _agent(session, "Ana Lopez", seen=False)
+    chat = _chat(session, shop)
+    admin = make_user(session, role=Role.admin, name="Ada Admin")
+    conversations_service.update(session, principal=principal(admin), conversation=chat,
+                                 update_in=ConversationUpdate(status=Status.solved))
+    chat_service.agents_seen(session, user_ids=[ana.id])
+    visitor = chat_service.visitor_for_conversation(session, conversation_id=chat.id)
+    chat_service.post_message(session, visitor=visitor, client_id="back", body="One more thing")  # type: ignore[arg-type]
+    assert (chat.status, chat.assignee_id) == (Status.open, ana.id)

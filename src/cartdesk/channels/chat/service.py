@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from cartdesk.auth import service as auth_service
 from cartdesk.auth.models import Availability, User
@@ -28,7 +29,7 @@ from cartdesk.channels.chat.models import (
 )
 from cartdesk.channels.chat.schemas import VerifiedUser, WidgetSettingsUpdate
 from cartdesk.conversations import service as conversations_service
-from cartdesk.conversations.models import Attachment, AuthorType, Conversation, Direction, Message
+from cartdesk.conversations.models import Attachment, AuthorType, Conversation, Direction, Message, Status
 from cartdesk.conversations.schemas import ConversationCreate
 from cartdesk.customers import service as customers_service
 from cartdesk.customers.models import Customer, IdentityKind
@@ -372,6 +373,7 @@ class Posted:
     message: Message
     seq: int
     duplicate: bool
+    entry: ChatLogEntry | None = None  # the new log row (None for a duplicate)
 
 
 def _lock_visitor(session: Session, visitor_id: int) -> ChatVisitor:
@@ -405,11 +407,13 @@ def post_message(
     if not text and not attachment_ids:
         raise ValidationFailed("A message needs text or an attachment.", details=[{"field": "body"}])
     ext = external_id(visitor, client_id)
+    # Lock first: a resend racing its original then finds it stored, and the log row below
+    # cannot exist yet (log_append's re-lock and lookup are not needed on this path).
+    visitor = _lock_visitor(session, visitor.id)
     existing = session.scalar(select(Message).where(Message.channel == CHANNEL, Message.external_id == ext))
     if existing is not None:
         seq = session.scalar(select(ChatLogEntry.seq).where(ChatLogEntry.message_id == existing.id))
         return Posted(message=existing, seq=seq or 0, duplicate=True)
-    visitor = _lock_visitor(session, visitor.id)
     customer = _customer_for(session, visitor=visitor)
     body_text = text or "(attachment)"
     meta = {"page_url": visitor.current_url} if visitor.current_url else {}
@@ -418,6 +422,7 @@ def post_message(
     if conversation is not None and conversation.merged_into_id is not None:
         conversation = conversations_service.get(session, conversation_id=conversation.merged_into_id)
     created = conversation is None
+    was_waiting = conversation is not None and conversation.status in (Status.new, Status.open)
     if conversation is None:
         brand = session.get_one(Brand, visitor.brand_id)
         conversation = conversations_service.create(session, actor=SYSTEM, conversation_in=ConversationCreate(
@@ -436,9 +441,14 @@ def post_message(
     visitor.conversation_id = message.conversation_id
     if attachment_ids:
         _attach(session, visitor=visitor, message=message, attachment_ids=attachment_ids)
-    entry = log_append(session, visitor=visitor, message=message, via=CHANNEL)
-    _route(session, conversation_id=message.conversation_id, started=started)
-    return Posted(message=message, seq=entry.seq, duplicate=False)
+    else:
+        set_committed_value(message, "attachments", [])  # known empty: message_frame needs no query
+    entry = _new_entry(session, visitor_id=visitor.id, message=message, via=CHANNEL)
+    if started or not was_waiting:
+        # New, or reopened by this message. A chat that was already waiting is the queue's to
+        # hand out (routing.drain): its further messages cost no routing queries.
+        _route(session, conversation_id=message.conversation_id, started=started)
+    return Posted(message=message, seq=entry.seq, duplicate=False, entry=entry)
 
 
 def _route(session: Session, *, conversation_id: int, started: bool) -> None:
@@ -480,7 +490,12 @@ def log_append(session: Session, *, visitor: ChatVisitor, message: Message, via:
     existing = session.scalar(select(ChatLogEntry).where(ChatLogEntry.message_id == message.id))
     if existing is not None:
         return existing
-    entry = ChatLogEntry(visitor_id=visitor.id, conversation_id=message.conversation_id, message_id=message.id,
+    return _new_entry(session, visitor_id=visitor.id, message=message, via=via)
+
+
+def _new_entry(session: Session, *, visitor_id: int, message: Message, via: str) -> ChatLogEntry:
+    # The caller holds the visitor's lock and knows the message has no row yet.
+    entry = ChatLogEntry(visitor_id=visitor_id, conversation_id=message.conversation_id, message_id=message.id,
                          via=via, created_at=utcnow())
     session.add(entry)
     session.flush()
@@ -510,6 +525,19 @@ def entries_since(session: Session, *, visitor_id: int, after: int, limit: int =
         .order_by(ChatLogEntry.seq).limit(limit)
     ).all()
     return [message_frame(entry, message) for entry, message in rows]
+
+
+def unseen_after_post(session: Session, *, visitor_id: int, after: int, posted: Posted) -> list[dict[str, Any]]:
+    """What a socket at cursor ``after`` has not shown, read in the post's own transaction.
+    Usually that is just the posted message, built from the objects in hand: one small query
+    instead of the log read (a join, its attachments, the author)."""
+    if posted.entry is None or after >= posted.seq:
+        return entries_since(session, visitor_id=visitor_id, after=after)
+    earlier = session.scalar(select(ChatLogEntry.seq).where(
+        ChatLogEntry.visitor_id == visitor_id, ChatLogEntry.seq > after, ChatLogEntry.seq < posted.seq).limit(1))
+    if earlier is not None:
+        return entries_since(session, visitor_id=visitor_id, after=after)
+    return [message_frame(posted.entry, posted.message)]
 
 
 def message_frame(entry: ChatLogEntry, message: Message) -> dict[str, Any]:
