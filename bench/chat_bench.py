@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -216,7 +217,15 @@ async def latency_phase(load: Load, *, rate: float, seconds: float, conversation
     errors = 0
     refused: dict[str, int] = {}
 
+    closed: list[str] = []
+
     async def widget_reader(ws) -> None:  # type: ignore[no-untyped-def]
+        try:
+            await read_widget(ws)
+        except websockets.ConnectionClosed as exc:  # counted: an overloaded run says so instead of crashing
+            closed.append(str(exc.rcvd.reason if exc.rcvd else exc))
+
+    async def read_widget(ws) -> None:  # type: ignore[no-untyped-def]
         async for raw in ws:
             frame = json.loads(raw)
             if frame["type"] == "error":
@@ -244,7 +253,8 @@ async def latency_phase(load: Load, *, rate: float, seconds: float, conversation
     async def widget_send(n: int) -> None:
         body = f"ask-{n}"
         sent[body] = time.perf_counter()
-        await widgets[n % conversations].send(json.dumps({"type": "message", "client_id": body, "body": body}))
+        with contextlib.suppress(websockets.ConnectionClosed):  # counted by its reader
+            await widgets[n % conversations].send(json.dumps({"type": "message", "client_id": body, "body": body}))
 
     async def drive(send, total: int) -> float:  # type: ignore[no-untyped-def]
         print(f"driving {send.__name__} at {rate:g}/s for {seconds:g} s", file=sys.stderr, flush=True)
@@ -273,7 +283,7 @@ async def latency_phase(load: Load, *, rate: float, seconds: float, conversation
     await agent.close()
     await asyncio.gather(*(ws.close() for ws in widgets), return_exceptions=True)
     return {"rate": rate, "messages": total, "conversations": conversations, "http_errors": errors,
-            "widget_errors": refused,
+            "widget_errors": refused, "widgets_closed": len(closed),
             "agent_to_widget": {**summary(to_widget), "offered_per_s": round(total / agent_elapsed, 1),
                                 "not_arrived": lost_to_widget},
             "widget_to_agent": {**summary(to_agent), "offered_per_s": round(total / widget_elapsed, 1),
