@@ -32,3 +32,8 @@ def test_auto_falls_back_when_the_sansio_protocol_is_missing(monkeypatch: pytest
     monkeypatch.setitem(sys.modules, "uvicorn.protocols.websockets.websockets_sansio_impl", None)
     assert pick_ws("auto") == "auto"
     assert pick_ws("websockets") == "websockets"
+
+
+def test_permessage_deflate_is_off_unless_asked_for(cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    assert _served_with(cli, monkeypatch)["ws_per_message_deflate"] is False
+    assert _served_with(cli, monkeypatch, "--ws-deflate")["ws_per_message_deflate"] is True

@@ -95,6 +95,10 @@ def take_settings(browser: Browser, live: LiveServer, out: Path) -> list[Path]:
     page.fill("input[name=reply_time]", "under an hour")
     for day in ("mon", "tue", "wed", "thu", "fri"):
         page.fill(f"input[name=hours_{day}]", "09:00-17:30")
+    page.fill("input[name=max_chats_per_agent]", "4")
+    teams = page.locator("select[name=routing_team_id] option")
+    if teams.count() > 1:
+        page.select_option("select[name=routing_team_id]", index=1)
     page.click("button:has-text('Save')")
     expect(page.get_by_text("Saved.")).to_be_visible()
     page.once("dialog", lambda dialog: dialog.accept())
@@ -103,6 +107,7 @@ def take_settings(browser: Browser, live: LiveServer, out: Path) -> list[Path]:
     page.screenshot(path=str(out / "chat-settings.png"), full_page=True)
     page.fill("input[name=color]", "teal")
     page.fill("input[name=hours_sat]", "10-14")
+    page.fill("input[name=max_chats_per_agent]", "0")
     page.click("button:has-text('Save')")
     expect(page.locator(".field-error").first).to_be_visible()
     page.screenshot(path=str(out / "chat-settings-errors.png"), full_page=True)

@@ -93,3 +93,40 @@ def test_the_identity_secret_is_shown_once_and_regenerating_invalidates_the_old(
     current = chat_service.widget_settings(session, brand_id=brand.id).identity_secret
     assert not verify_identity(current, value="u-42", given_hash=identity_hash(secret, "u-42"))
     assert verify_identity(current, value="u-42", given_hash=identity_hash(new, "u-42"))
+
+
+def test_routing_settings_on_the_form(client, brand: Brand, session: Session) -> None:
+    from cartdesk.auth import service as auth_service
+    from cartdesk.auth.schemas import TeamCreate
+    from cartdesk.events.schemas import SYSTEM
+
+    team = auth_service.create_team(session, actor=SYSTEM, team_in=TeamCreate(name="Chat desk"))
+    token = login(client, _admin(session))
+    page = client.get(f"/settings/chat?brand={brand.slug}", headers=PAGE).text
+    assert 'name="routing" checked' in page and 'name="max_chats_per_agent" value="3"' in page
+    assert f'<option value="{team.id}" >Chat desk</option>' in page
+
+    form = {**FORM, "routing": "on", "routing_team_id": str(team.id), "max_chats_per_agent": "5"}
+    response = client.post(f"/settings/chat/{brand.slug}", data=form, headers=hx(token))
+    assert response.status_code == 200, response.text
+    row = chat_service.widget_settings(session, brand_id=brand.id)
+    assert (row.routing, row.routing_team_id, row.max_chats_per_agent) == (True, team.id, 5)
+    assert f'<option value="{team.id}" selected>Chat desk</option>' in response.text
+
+    for bad in ("0", "lots", ""):
+        response = client.post(f"/settings/chat/{brand.slug}", data={**form, "max_chats_per_agent": bad},
+                               headers=hx(token))
+        assert response.status_code == 422
+        assert "A whole number from 1 to 50." in response.text
+    response = client.post(f"/settings/chat/{brand.slug}", data={**form, "routing_team_id": "999999"},
+                           headers=hx(token))
+    assert response.status_code == 422 and "Pick one of the teams." in response.text
+    session.expire_all()
+    row = chat_service.widget_settings(session, brand_id=brand.id)
+    assert (row.routing, row.routing_team_id, row.max_chats_per_agent) == (True, team.id, 5)  # unchanged
+
+    off = {k: v for k, v in form.items() if k not in ("routing", "routing_team_id")}
+    assert client.post(f"/settings/chat/{brand.slug}", data=off, headers=hx(token)).status_code == 200
+    session.expire_all()
+    row = chat_service.widget_settings(session, brand_id=brand.id)
+    assert (row.routing, row.routing_team_id) == (False, None)

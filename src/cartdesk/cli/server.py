@@ -18,6 +18,9 @@ def serve(
     ws: Annotated[str, typer.Option(help="uvicorn's WebSocket implementation: auto (websockets-sansio when "
                                     "installed, else uvicorn's default), websockets-sansio, websockets, "
                                     "wsproto.")] = "auto",
+    ws_deflate: Annotated[bool, typer.Option(help="Offer permessage-deflate on WebSockets. Off by default: "
+                                             "chat frames are small JSON, and the compressor state costs "
+                                             "tens of KB per idle socket (docs/performance.md).")] = False,
 ) -> None:
     """Serve the web app and the REST API (docs at /docs) with uvicorn."""
     import uvicorn
@@ -41,6 +44,7 @@ def serve(
         loop="auto",
         http="auto",
         ws=pick_ws(ws),
+        ws_per_message_deflate=ws_deflate,
         access_log=access_log,
         log_level=settings.log_level.lower(),
     )

@@ -236,3 +236,28 @@ def test_a_visitor_may_hold_only_a_few_sockets(client: TestClient, brand: Brand)
     finally:
         for c in opened:
             c.__exit__(None, None, None)
+
+
+def test_the_visitors_own_message_comes_back_without_a_second_read(
+    client: TestClient, brand: Brand, serial_db: SerialDatabase
+) -> None:
+    """The post's transaction reads what the socket has not shown yet, so the message.created
+    event that follows costs the socket no read of its log (one per visitor message at 500/s)."""
+    visitor = start_visitor(client, brand.slug)
+    with client.websocket_connect(f"/widget/ws?token={visitor['token']}") as ws:
+        assert ws.receive_json()["type"] == "hello"
+        frames_until(ws, lambda f: f["type"] == "synced")  # the first sync: one read
+        relay = client.app.state.chat_relay  # type: ignore[attr-defined]
+        reads: list[int] = []
+        original = relay.read_log
+        relay.read_log = lambda visitor_id, after: reads.append(after) or original(visitor_id, after)
+        frames: list[dict[str, Any]] = []
+        for n in range(3):
+            frames.append(_say(ws, f"own-{n}", f"Question {n}", frames))
+            frames += frames_until(ws, lambda f, n=n: f["type"] == "message" and f["client_id"] == f"own-{n}")
+        frames += until_pong(ws)
+    wait_until_left(client, serial_db, visitor["token"])
+    assert _messages(frames) == [("visitor", "Question 0"), ("visitor", "Question 1"), ("visitor", "Question 2")]
+    seqs = [f["seq"] for f in frames if f["type"] == "message"]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 3
+    assert reads == []

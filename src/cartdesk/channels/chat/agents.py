@@ -7,6 +7,9 @@ statement every ``AGENT_TOUCH_SECONDS``, and on the last close marks them seen j
 enough ago that they turn away after ``AGENT_AWAY_GRACE`` unless they come back (a reload).
 The record lives in the database, so with several processes an agent is online while any
 of them holds a connection; a crashed process simply stops refreshing.
+
+Each of those writes also hands out queued chats (``routing.drain``): an agent who just
+arrived can take one, and the heartbeat catches whatever no event announced.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import logging
 
 from starlette.concurrency import run_in_threadpool
 
+from cartdesk.channels.chat import routing
 from cartdesk.channels.chat import service as chat_service
+from cartdesk.channels.chat.dispatch import RoutingTrigger
 from cartdesk.db.engine import Database
 
 log = logging.getLogger(__name__)
@@ -24,8 +29,10 @@ AGENT_TOUCH_SECONDS = 30.0
 
 
 class AgentConnections:
-    def __init__(self, database: Database, *, touch_interval: float = AGENT_TOUCH_SECONDS) -> None:
+    def __init__(self, database: Database, *, trigger: RoutingTrigger | None = None,
+                 touch_interval: float = AGENT_TOUCH_SECONDS) -> None:
         self.database = database
+        self.trigger = trigger
         self.touch_interval = touch_interval
         self.counts: dict[int, int] = {}
         self._task: asyncio.Task[None] | None = None
@@ -48,6 +55,10 @@ class AgentConnections:
     def _seen(self, user_ids: list[int]) -> None:
         with self.database.transaction() as session:
             chat_service.agents_seen(session, user_ids=user_ids)
+            routing.drain(session)
+            still = routing.queued_brands(session)
+        if self.trigger is not None:
+            self.trigger.learn(still)
 
     def _left(self, user_id: int) -> None:
         with self.database.transaction() as session:

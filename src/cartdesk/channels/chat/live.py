@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 import uuid
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -61,6 +62,10 @@ class WidgetConnection:
         self._again = False
         self._agent_typing = False
         self._tasks: set[asyncio.Task[None]] = set()
+        # Message ids this socket sent lately: their message.created event needs no read.
+        self._sent_ids: deque[int] = deque(maxlen=8)
+        self._posting = 0
+        self._deferred: set[int] = set()
 
     def rename(self, name: str) -> None:
         self.viewer = Viewer(user_id=self.viewer.user_id, name=name, initials=initials_for(name, "V"))
@@ -71,8 +76,9 @@ class WidgetConnection:
         if self.closed:
             return False
         try:
-            async with self._lock:
-                await asyncio.wait_for(self._send(json.dumps(frame, separators=(",", ":"))), SEND_TIMEOUT_SECONDS)
+            # asyncio.timeout, not wait_for: wait_for wraps every send in a task of its own.
+            async with self._lock, asyncio.timeout(SEND_TIMEOUT_SECONDS):
+                await self._send(json.dumps(frame, separators=(",", ":")))
             return True
         except TimeoutError:
             await self.close(1013, "not reading; reconnect to resume")
@@ -110,14 +116,8 @@ class WidgetConnection:
             while not self.closed:
                 self._again = False
                 frames = await run_in_threadpool(self.relay.read_log, self.visitor_id, self.cursor)
-                for frame in frames:
-                    if frame["seq"] <= self.cursor:
-                        continue  # already sent by a sync that overlapped this one
-                    if not await self.send(frame):
-                        return
-                    self.cursor = frame["seq"]
-                    if frame["conversation_id"] != self.conversation_id:
-                        self.relay.bind(self, frame["conversation_id"])
+                if not await self._send_frames(frames):
+                    return
                 if len(frames) >= SYNC_BATCH:
                     continue
                 await self.send({"type": "synced", "seq": self.cursor})
@@ -128,10 +128,60 @@ class WidgetConnection:
         finally:
             self._syncing = False
 
+    def begin_post(self) -> None:
+        self._posting += 1
+
+    def end_post(self) -> None:
+        """The post is done (delivered or refused): events held meanwhile that it did not
+        bring need the read they would have had."""
+        self._posting -= 1
+        if not self._posting and self._deferred:
+            missed = self._deferred.difference(self._sent_ids)
+            self._deferred.clear()
+            if missed:
+                self.wake()
+
+    async def deliver(self, frames: list[dict[str, Any]]) -> None:
+        """Log entries after the cursor that a caller already read (the visitor's own post reads
+        them in its transaction), so the common case costs no second read. While a sync runs,
+        or when the batch may be partial, it falls back to one."""
+        if self.closed:
+            return
+        if self._syncing or len(frames) >= SYNC_BATCH:
+            self.wake()
+            return
+        self._syncing = True
+        try:
+            if await self._send_frames(frames):
+                await self.send({"type": "synced", "seq": self.cursor})
+        finally:
+            self._syncing = False
+        if self._again:
+            self.wake()
+
+    async def _send_frames(self, frames: list[dict[str, Any]]) -> bool:
+        for frame in frames:
+            if frame["seq"] <= self.cursor:
+                continue  # already sent by a sync that overlapped this one
+            if not await self.send(frame):
+                return False
+            self.cursor = frame["seq"]
+            self._sent_ids.append(frame["id"])
+            if frame["conversation_id"] != self.conversation_id:
+                self.relay.bind(self, frame["conversation_id"])
+        return True
+
     # --- hub frames ----------------------------------------------------------------------------
 
     def on_event(self, event: dict[str, Any]) -> None:
         verb = event.get("verb")
+        if verb == "message.created":
+            message_id = event.get("subject_id")
+            if message_id in self._sent_ids:
+                return  # the visitor's own message, already sent with its ack
+            if self._posting:  # most likely the post in flight: deliver() will bring it
+                self._deferred.add(message_id)
+                return
         if verb in _SYNC_VERBS:
             self.wake()
         elif verb == "chat.read" and (event.get("data") or {}).get("by") == "agent":

@@ -48,6 +48,11 @@ class ChatWidgetSettings(TimestampMixin, Base):
     # always asks for an email, since the answer has to go somewhere).
     prechat_name: Mapped[bool] = mapped_column(default=True)
     prechat_email: Mapped[bool] = mapped_column(default=True)
+    # Routing (channels/chat/routing.py): hand new chats to the least busy online agent of
+    # ``routing_team_id`` (none: any agent), at most ``max_chats_per_agent`` active chats each.
+    routing: Mapped[bool] = mapped_column(default=True)
+    routing_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    max_chats_per_agent: Mapped[int] = mapped_column(default=3)
 
 
 class ChatVisitor(TimestampMixin, Base):

@@ -23,11 +23,13 @@ from cartdesk.brands import service as brands_service
 from cartdesk.channels.chat import service as chat_service
 from cartdesk.channels.chat import uploads
 from cartdesk.channels.chat.agents import AgentConnections
+from cartdesk.channels.chat.dispatch import RoutingTrigger
 from cartdesk.channels.chat.models import ChatVisitor
 from cartdesk.channels.chat.schemas import IdentifyIn, SessionIn, WidgetSettingsUpdate
 from cartdesk.channels.chat.socket import tokens_of, widget_socket
 from cartdesk.conversations import service as conversations_service
 from cartdesk.db.deps import DbSession
+from cartdesk.db.engine import Database
 from cartdesk.kit.errors import NotFound, RateLimited, ValidationFailed
 from cartdesk.kit.openapi import error_responses
 
@@ -141,7 +143,8 @@ async def download(attachment_id: int, request: Request, token: str | None = Non
 def _settings_view(session: Session, brand_id: int, *, with_secret: bool) -> dict[str, Any]:
     row = chat_service.widget_settings(session, brand_id=brand_id)
     view = {k: getattr(row, k) for k in ("enabled", "color", "greeting", "offline_message", "position",
-                                         "reply_time", "business_hours", "prechat_name", "prechat_email")}
+                                         "reply_time", "business_hours", "prechat_name", "prechat_email",
+                                         "routing", "routing_team_id", "max_chats_per_agent")}
     if with_secret:
         view["identity_secret"] = row.identity_secret
     return view
@@ -161,7 +164,8 @@ async def patch_widget_settings(
     session: DbSession, principal: AdminPrincipal, brand: str, settings_in: WidgetSettingsUpdate
 ) -> dict[str, Any]:
     """Change any of the settings; business hours are `{"mon": [["09:00", "17:00"]], ...}` in the
-    brand's time zone (empty: always open). Admins only."""
+    brand's time zone (empty: always open). Routing: `routing` (on/off), `routing_team_id` (the
+    chat team; null: any agent), `max_chats_per_agent` (1-50 active chats each). Admins only."""
     found = brands_service.resolve(session, ref=brand)
     chat_service.update_widget_settings(session, actor=principal.actor, brand=found, settings_in=settings_in)
     return _settings_view(session, found.id, with_secret=True)
@@ -229,5 +233,16 @@ def install(app: FastAPI) -> None:
     app.include_router(admin)
     app.include_router(agents)
     app.add_api_websocket_route("/widget/ws", widget_socket)
-    app.state.connection_listeners = [*getattr(app.state, "connection_listeners", ()), AgentConnections(app.state.db)]
+    app.state.chat_routing = RoutingTrigger(app.state.db)
+    app.state.connection_listeners = [*getattr(app.state, "connection_listeners", ()),
+                                      AgentConnections(app.state.db, trigger=app.state.chat_routing)]
+    _add_event_sink(app.state.db, app.state.chat_routing)
     app.add_middleware(WidgetCORS)
+
+
+def _add_event_sink(database: Database, trigger: RoutingTrigger) -> None:
+    # Beside the realtime hub's sink that create_app installed (configure_info replaces the
+    # list, so read it first); a trigger from an earlier app on the same database is dropped.
+    info = database.sessionmaker.kw.get("info") or {}
+    sinks = [s for s in info.get("event_sinks", ()) if not isinstance(getattr(s, "__self__", None), RoutingTrigger)]
+    database.configure_info(event_sinks=[*sinks, trigger.on_events])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, EmailStr, Field, field_validator
 
 HEX_COLOUR = r"^#[0-9a-fA-F]{6}$"
+MAX_CHATS_PER_AGENT = 50
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -51,6 +52,10 @@ class WidgetSettingsUpdate(BaseModel):
     business_hours: dict[str, list[tuple[str, str]]] | None = None
     prechat_name: bool | None = None
     prechat_email: bool | None = None
+    routing: bool | None = None
+    # None clears it (any online agent); an omitted field leaves it as it is.
+    routing_team_id: int | None = Field(default=None, ge=1)
+    max_chats_per_agent: int | None = Field(default=None, ge=1, le=MAX_CHATS_PER_AGENT)
 
     @field_validator("business_hours")
     @classmethod

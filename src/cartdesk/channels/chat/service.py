@@ -14,7 +14,9 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
+from cartdesk.auth import service as auth_service
 from cartdesk.auth.models import Availability, User
 from cartdesk.brands.models import Brand
 from cartdesk.channels.chat.identity import VisitorTokens, new_identity_secret, new_public_id, verify_identity
@@ -27,7 +29,7 @@ from cartdesk.channels.chat.models import (
 )
 from cartdesk.channels.chat.schemas import VerifiedUser, WidgetSettingsUpdate
 from cartdesk.conversations import service as conversations_service
-from cartdesk.conversations.models import Attachment, AuthorType, Conversation, Direction, Message
+from cartdesk.conversations.models import Attachment, AuthorType, Conversation, Direction, Message, Status
 from cartdesk.conversations.schemas import ConversationCreate
 from cartdesk.customers import service as customers_service
 from cartdesk.customers.models import Customer, IdentityKind
@@ -47,6 +49,7 @@ AGENT_AWAY_GRACE = timedelta(seconds=45)
 # After the last connection closes the visitor stays "live" this long, so a page switch
 # (close, reload, reconnect within a second or two) does not send the reply by email.
 DISCONNECT_GRACE = timedelta(seconds=10)
+NULLABLE_SETTINGS = frozenset({"routing_team_id"})
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -65,11 +68,14 @@ def widget_settings(session: Session, *, brand_id: int) -> ChatWidgetSettings:
 def update_widget_settings(
     session: Session, *, actor: Actor, brand: Brand, settings_in: WidgetSettingsUpdate
 ) -> ChatWidgetSettings:
+    changes = {k: v for k, v in settings_in.model_dump(exclude_unset=True).items()
+               if v is not None or k in NULLABLE_SETTINGS}
+    if changes.get("routing_team_id") is not None:
+        auth_service.get_team_or_raise(session, team_id=changes["routing_team_id"])
     row = widget_settings(session, brand_id=brand.id)
     if row.id is None:
         row.identity_secret = new_identity_secret()
         session.add(row)
-    changes = settings_in.model_dump(exclude_unset=True, exclude_none=True)
     if "business_hours" in changes:
         changes["business_hours"] = {day: [list(span) for span in spans]
                                      for day, spans in changes["business_hours"].items()}
@@ -367,6 +373,7 @@ class Posted:
     message: Message
     seq: int
     duplicate: bool
+    entry: ChatLogEntry | None = None  # the new log row (None for a duplicate)
 
 
 def _lock_visitor(session: Session, visitor_id: int) -> ChatVisitor:
@@ -400,11 +407,13 @@ def post_message(
     if not text and not attachment_ids:
         raise ValidationFailed("A message needs text or an attachment.", details=[{"field": "body"}])
     ext = external_id(visitor, client_id)
+    # Lock first: a resend racing its original then finds it stored, and the log row below
+    # cannot exist yet (log_append's re-lock and lookup are not needed on this path).
+    visitor = _lock_visitor(session, visitor.id)
     existing = session.scalar(select(Message).where(Message.channel == CHANNEL, Message.external_id == ext))
     if existing is not None:
         seq = session.scalar(select(ChatLogEntry.seq).where(ChatLogEntry.message_id == existing.id))
         return Posted(message=existing, seq=seq or 0, duplicate=True)
-    visitor = _lock_visitor(session, visitor.id)
     customer = _customer_for(session, visitor=visitor)
     body_text = text or "(attachment)"
     meta = {"page_url": visitor.current_url} if visitor.current_url else {}
@@ -412,6 +421,8 @@ def post_message(
         if visitor.conversation_id else None
     if conversation is not None and conversation.merged_into_id is not None:
         conversation = conversations_service.get(session, conversation_id=conversation.merged_into_id)
+    created = conversation is None
+    was_waiting = conversation is not None and conversation.status in (Status.new, Status.open)
     if conversation is None:
         brand = session.get_one(Brand, visitor.brand_id)
         conversation = conversations_service.create(session, actor=SYSTEM, conversation_in=ConversationCreate(
@@ -425,11 +436,32 @@ def post_message(
         message = conversations_service.receive_message(
             session, conversation=conversation, customer=customer, body=body_text, channel=CHANNEL,
             external_id=ext, meta=meta)
+    # A new conversation: the first message, or a follow-up to a closed chat.
+    started = created or message.conversation_id != conversation.id
     visitor.conversation_id = message.conversation_id
     if attachment_ids:
         _attach(session, visitor=visitor, message=message, attachment_ids=attachment_ids)
-    entry = log_append(session, visitor=visitor, message=message, via=CHANNEL)
-    return Posted(message=message, seq=entry.seq, duplicate=False)
+    else:
+        set_committed_value(message, "attachments", [])  # known empty: message_frame needs no query
+    entry = _new_entry(session, visitor_id=visitor.id, message=message, via=CHANNEL)
+    if started or not was_waiting:
+        # New, or reopened by this message. A chat that was already waiting is the queue's to
+        # hand out (routing.drain): its further messages cost no routing queries.
+        _route(session, conversation_id=message.conversation_id, started=started)
+    return Posted(message=message, seq=entry.seq, duplicate=False, entry=entry)
+
+
+def _route(session: Session, *, conversation_id: int, started: bool) -> None:
+    """An unowned chat goes to an agent (channels/chat/routing.py); a new one that finds
+    nobody free is marked queued."""
+    from cartdesk.channels.chat import routing  # routing builds on this module
+
+    conversation = session.get_one(Conversation, conversation_id)
+    if conversation.assignee_id is not None:
+        return
+    decision = routing.route(session, conversation=conversation)
+    if started and decision.assignee_id is None and decision.reason in routing.QUEUED_REASONS:
+        routing.queued(session, conversation=conversation, reason=decision.reason)
 
 
 def _subject(text: str) -> str:
@@ -459,7 +491,12 @@ def log_append(session: Session, *, visitor: ChatVisitor, message: Message, via:
     existing = session.scalar(select(ChatLogEntry).where(ChatLogEntry.message_id == message.id))
     if existing is not None:
         return existing
-    entry = ChatLogEntry(visitor_id=visitor.id, conversation_id=message.conversation_id, message_id=message.id,
+    return _new_entry(session, visitor_id=visitor.id, message=message, via=via)
+
+
+def _new_entry(session: Session, *, visitor_id: int, message: Message, via: str) -> ChatLogEntry:
+    # The caller holds the visitor's lock and knows the message has no row yet.
+    entry = ChatLogEntry(visitor_id=visitor_id, conversation_id=message.conversation_id, message_id=message.id,
                          via=via, created_at=utcnow())
     session.add(entry)
     session.flush()
@@ -489,6 +526,19 @@ def entries_since(session: Session, *, visitor_id: int, after: int, limit: int =
         .order_by(ChatLogEntry.seq).limit(limit)
     ).all()
     return [message_frame(entry, message) for entry, message in rows]
+
+
+def unseen_after_post(session: Session, *, visitor_id: int, after: int, posted: Posted) -> list[dict[str, Any]]:
+    """What a socket at cursor ``after`` has not shown, read in the post's own transaction.
+    Usually that is just the posted message, built from the objects in hand: one small query
+    instead of the log read (a join, its attachments, the author)."""
+    if posted.entry is None or after >= posted.seq:
+        return entries_since(session, visitor_id=visitor_id, after=after)
+    earlier = session.scalar(select(ChatLogEntry.seq).where(
+        ChatLogEntry.visitor_id == visitor_id, ChatLogEntry.seq > after, ChatLogEntry.seq < posted.seq).limit(1))
+    if earlier is not None:
+        return entries_since(session, visitor_id=visitor_id, after=after)
+    return [message_frame(posted.entry, posted.message)]
 
 
 def message_frame(entry: ChatLogEntry, message: Message) -> dict[str, Any]:

@@ -203,8 +203,18 @@ async def _message(websocket: WebSocket, connection: WidgetConnection, hub: Hub,
         await connection.send({"type": "error", "code": "bad_frame", "client_id": client_id if isinstance(
             client_id, str) else None, "message": "a message needs a string client_id and body"})
         return
+    connection.begin_post()
     try:
-        result = await run_in_threadpool(_post, websocket.app.state.db, connection.visitor_id, client_id, body, ids)
+        await _post_and_deliver(websocket, connection, hub, client_id, body, ids)
+    finally:
+        connection.end_post()
+
+
+async def _post_and_deliver(websocket: WebSocket, connection: WidgetConnection, hub: Hub, client_id: str,
+                            body: str, ids: list[int]) -> None:
+    try:
+        result = await run_in_threadpool(_post, websocket.app.state.db, connection.visitor_id, client_id, body, ids,
+                                         connection.cursor)
     except AppError as exc:
         await connection.send({"type": "error", "code": exc.code, "message": exc.message, "client_id": client_id})
         return
@@ -218,16 +228,21 @@ async def _message(websocket: WebSocket, connection: WidgetConnection, hub: Hub,
         await hub.view(connection.id, conversation_id=result["conversation_id"], viewer=connection.viewer)
     await connection.send({"type": "ack", "client_id": client_id, "seq": result["seq"], "id": result["id"],
                            "duplicate": result["duplicate"]})
-    connection.wake()
+    await connection.deliver(result["frames"])
 
 
-def _post(database: Any, visitor_id: int, client_id: str, body: str, attachment_ids: list[int]) -> dict[str, Any]:
+def _post(database: Any, visitor_id: int, client_id: str, body: str, attachment_ids: list[int],
+          after: int) -> dict[str, Any]:
     with database.transaction() as session:
         visitor = session.get_one(chat_service.ChatVisitor, visitor_id)
         posted = chat_service.post_message(session, visitor=visitor, client_id=client_id, body=body,
                                            attachment_ids=attachment_ids)
+        # What the socket has not shown yet, this message included, read in the same transaction
+        # (the visitor row is locked, so nothing of theirs commits in between).
+        frames = chat_service.unseen_after_post(session, visitor_id=visitor_id, after=after, posted=posted)
         return {"seq": posted.seq, "id": posted.message.id, "duplicate": posted.duplicate,
-                "conversation_id": posted.message.conversation_id, "name": visitor.name or "Visitor"}
+                "conversation_id": posted.message.conversation_id, "name": visitor.name or "Visitor",
+                "frames": frames}
 
 
 async def _control(websocket: WebSocket, connection: WidgetConnection, hub: Hub, frame: dict[str, Any]) -> None:

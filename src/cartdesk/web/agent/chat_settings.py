@@ -15,13 +15,14 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from cartdesk.auth import service as auth_service
 from cartdesk.auth.schemas import Principal
 from cartdesk.brands import service as brands_service
 from cartdesk.brands.models import Brand
 from cartdesk.channels.chat import service as chat_service
-from cartdesk.channels.chat.schemas import WEEKDAYS, WidgetSettingsUpdate
+from cartdesk.channels.chat.schemas import MAX_CHATS_PER_AGENT, WEEKDAYS, WidgetSettingsUpdate
 from cartdesk.db.deps import DbSession
-from cartdesk.kit.errors import Forbidden
+from cartdesk.kit.errors import Forbidden, NotFound
 from cartdesk.web.agent.common import sidebar
 from cartdesk.web.agent.conversations import INLINE_HEADER
 from cartdesk.web.deps import AgentPrincipal
@@ -30,7 +31,9 @@ from cartdesk.web.templating import render
 router = APIRouter(prefix="/settings/chat")
 DAY_LABELS = dict(zip(WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
                       strict=True))
-FRIENDLY = {"color": "Use a hex colour like #4f46e5.", "position": "Pick left or right."}
+FRIENDLY = {"color": "Use a hex colour like #4f46e5.", "position": "Pick left or right.",
+            "max_chats_per_agent": f"A whole number from 1 to {MAX_CHATS_PER_AGENT}.",
+            "routing_team_id": "Pick one of the teams."}
 TEXT_FIELDS = ("color", "greeting", "offline_message", "position", "reply_time")
 
 
@@ -64,13 +67,16 @@ def parse_hours(form: dict[str, str]) -> tuple[dict[str, list[tuple[str, str]]],
 
 def _context(request: Request, session: Session, principal: Principal, brand: Brand, **extra: Any) -> dict[str, Any]:
     row = chat_service.widget_settings(session, brand_id=brand.id)
-    values = {k: getattr(row, k) for k in (*TEXT_FIELDS, "enabled", "prechat_name", "prechat_email")}
+    values = {k: getattr(row, k) for k in (*TEXT_FIELDS, "enabled", "prechat_name", "prechat_email", "routing",
+                                           "routing_team_id", "max_chats_per_agent")}
     values.update({f"hours_{d}": hours_text((row.business_hours or {}).get(d, [])) for d in WEEKDAYS})
     base = str(request.base_url).rstrip("/")
     return {
         **sidebar(session, principal=principal, active=None),
         "nav": "chat-settings",
         "brands": brands_service.list_brands(session),
+        "teams": auth_service.list_teams(session),
+        "max_chats_limit": MAX_CHATS_PER_AGENT,
         "brand": brand,
         "values": values,
         "errors": {},
@@ -103,7 +109,9 @@ async def save_settings(request: Request, session: DbSession, principal: AgentPr
     hours, errors = parse_hours(form)
     data: dict[str, Any] = {k: form.get(k, "").strip() for k in TEXT_FIELDS}
     data.update(enabled="enabled" in form, prechat_name="prechat_name" in form,
-                prechat_email="prechat_email" in form, business_hours=hours)
+                prechat_email="prechat_email" in form, business_hours=hours, routing="routing" in form,
+                routing_team_id=form.get("routing_team_id") or None,
+                max_chats_per_agent=form.get("max_chats_per_agent", "").strip() or None)
     settings_in = None
     try:
         settings_in = WidgetSettingsUpdate(**data)
@@ -118,15 +126,28 @@ async def save_settings(request: Request, session: DbSession, principal: AgentPr
     for key in ("greeting", "offline_message", "reply_time"):
         if not data[key]:
             errors.setdefault(key, "This can't be empty.")
+    if "max_chats_per_agent" in form and data["max_chats_per_agent"] is None:
+        errors.setdefault("max_chats_per_agent", FRIENDLY["max_chats_per_agent"])
     if errors or settings_in is None:
         ctx = _context(request, session, principal, found, errors=errors)
         ctx["values"].update(form, enabled=data["enabled"], prechat_name=data["prechat_name"],
-                             prechat_email=data["prechat_email"])
+                             prechat_email=data["prechat_email"], routing=data["routing"],
+                             routing_team_id=_int_or_none(data["routing_team_id"]))
         response = render(request, "chat/settings.html", ctx, status_code=422)
         response.headers[INLINE_HEADER] = "1"  # htmx swaps it in: the reasons are on the form
         return response
-    chat_service.update_widget_settings(session, actor=principal.actor, brand=found, settings_in=settings_in)
+    try:
+        chat_service.update_widget_settings(session, actor=principal.actor, brand=found, settings_in=settings_in)
+    except NotFound:  # the team was deleted while the form was open
+        ctx = _context(request, session, principal, found, errors={"routing_team_id": FRIENDLY["routing_team_id"]})
+        response = render(request, "chat/settings.html", ctx, status_code=422)
+        response.headers[INLINE_HEADER] = "1"
+        return response
     return render(request, "chat/settings.html", _context(request, session, principal, found, saved=True))
+
+
+def _int_or_none(value: object) -> int | None:
+    return int(value) if isinstance(value, str) and value.isdigit() else None
 
 
 @router.post("/{brand}/secret")

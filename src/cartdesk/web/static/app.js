@@ -148,6 +148,11 @@
   }
 
   function onEvent(event) {
+    // Other scripts (chat-agent.js) react to events without a socket of their own.
+    document.dispatchEvent(new CustomEvent("cartdesk:event", { detail: event }));
+    if (event.verb === "chat.routed" && event.data && event.data.assignee_id === me) {
+      toast("A new chat was assigned to you.");
+    }
     const id = conversationId();
     const relevant = event.conversation_id != null || event.subject_type === "conversation";
     if (!relevant) return;

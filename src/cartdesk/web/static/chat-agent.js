@@ -62,6 +62,13 @@
       if (e.target.checked) beep();
     }
   });
+  // Routing handed me a chat: the same sound as a new message (when the agent opted in).
+  document.addEventListener("cartdesk:event", function (e) {
+    var event = e.detail || {};
+    var me = Number(document.body.dataset.userId);
+    if (event.verb === "chat.routed" && event.data && event.data.assignee_id === me
+        && localStorage.getItem(SOUND_KEY) === "1") beep();
+  });
   document.addEventListener("htmx:afterSettle", function () { checkUnread(); markRead(); showAvailability(); });
   document.addEventListener("visibilitychange", markRead);
   checkUnread();
