@@ -423,19 +423,17 @@ def post_message(
         conversation = conversations_service.get(session, conversation_id=conversation.merged_into_id)
     created = conversation is None
     was_waiting = conversation is not None and conversation.status in (Status.new, Status.open)
+    # ``known_new``: the duplicate check above already ran, under the visitor's lock.
     if conversation is None:
-        brand = session.get_one(Brand, visitor.brand_id)
-        conversation = conversations_service.create(session, actor=SYSTEM, conversation_in=ConversationCreate(
-            customer={"id": customer.id}, subject=_subject(text), channel=CHANNEL, brand=brand.id,
-            message={"body": body_text, "external_id": ext},
-        ))
-        message = session.scalars(select(Message).where(Message.conversation_id == conversation.id)
-                                  .order_by(Message.id.desc()).limit(1)).one()
-        message.meta = meta
+        conversation, message = conversations_service.open_conversation(
+            session, actor=SYSTEM, message_meta=meta, known_new=True, conversation_in=ConversationCreate(
+                customer={"id": customer.id}, subject=_subject(text), channel=CHANNEL, brand=visitor.brand_id,
+                message={"body": body_text, "external_id": ext},
+            ))
     else:
         message = conversations_service.receive_message(
             session, conversation=conversation, customer=customer, body=body_text, channel=CHANNEL,
-            external_id=ext, meta=meta)
+            external_id=ext, meta=meta, known_new=True)
     # A new conversation: the first message, or a follow-up to a closed chat.
     started = created or message.conversation_id != conversation.id
     visitor.conversation_id = message.conversation_id
