@@ -77,11 +77,25 @@ _TAGS = (
 )
 
 
+# One conversation (its page, the API's GET): "= ?" rather than an expanding "IN (?)",
+# which SQLAlchemy renders afresh on every execution.
+_TAGS_ONE = (
+    select(ConversationTag.conversation_id, Tag.name)
+    .join(Tag, Tag.id == ConversationTag.tag_id)
+    .where(ConversationTag.conversation_id == bindparam("cid"))
+    .order_by(Tag.name)
+)
+
+
 def _tags_for(session: Session, conversation_ids: list[int]) -> dict[int, list[str]]:
     if not conversation_ids:
         return {}
     out: dict[int, list[str]] = defaultdict(list)
-    for conversation_id, name in session.connection().execute(_TAGS, {"ids": conversation_ids}):
+    if len(conversation_ids) == 1:
+        rows = session.connection().execute(_TAGS_ONE, {"cid": conversation_ids[0]})
+    else:
+        rows = session.connection().execute(_TAGS, {"ids": conversation_ids})
+    for conversation_id, name in rows:
         out[conversation_id].append(name)
     return out
 
@@ -224,9 +238,12 @@ _MESSAGE_COLUMNS = (
     Message.delivery_status, Message.delivery_error, Message.created_at,
 )
 _MESSAGES = select(*_MESSAGE_COLUMNS).where(Message.conversation_id == bindparam("cid")).order_by(Message.id)
+# Found through the conversation (indexed on both sides) rather than "message_id IN (…every
+# message id…)": a fixed statement, compiled once, however long the thread.
 _ATTACHMENTS = (
     select(Attachment.id, Attachment.message_id, Attachment.filename, Attachment.content_type, Attachment.size)
-    .where(Attachment.message_id.in_(bindparam("mids", expanding=True)))
+    .join(Message, Message.id == Attachment.message_id)
+    .where(Message.conversation_id == bindparam("cid"))
     .order_by(Attachment.id)
 )
 
@@ -242,7 +259,7 @@ def messages_for(session: Session, *, conversation_id: int) -> list[dict[str, An
     rows = conn.execute(_MESSAGES, {"cid": conversation_id}).all()
     files: dict[int, list[dict[str, Any]]] = defaultdict(list)
     if rows:
-        for a in conn.execute(_ATTACHMENTS, {"mids": [r.id for r in rows]}):
+        for a in conn.execute(_ATTACHMENTS, {"cid": conversation_id}):
             files[a.message_id].append(
                 {"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size}
             )
