@@ -6,10 +6,12 @@ are dropped, the last word is a prefix while it is still being typed, and words 
 OR-ed: "where is my parcel" must find the article that says "parcel" without "where".
 Ranking is what rewards matching more and rarer words:
 
-- SQLite: FTS5's ``bm25()`` with column weights title 10, tags 5, body 1, over a
-  porter/unicode61 index (stemming, diacritics folded).
+- SQLite: FTS5's ``bm25()`` with column weights title 10, tags 5, body 1, over an index
+  of words stemmed in each translation's language (``kit/stemming.py``, Snowball; the
+  query's words are stemmed the same way here), unicode61 folding diacritics.
 - PostgreSQL: ``ts_rank`` over a weighted tsvector (title A, tags B, body C) with
-  length normalisation, over a stored generated tsvector with a GIN index (migration 0003);
+  length normalisation, over a stored generated tsvector with a GIN index, built with the
+  translation language's text-search configuration (``kb_regconfig``, migration 0009);
   articles holding every word are ranked alone first when there are enough (see ``_postgres``). This is
   not BM25 (PostgreSQL has none built in) but ranks the same way on our tests.
 
@@ -32,6 +34,7 @@ from rapidfuzz.distance import OSA
 from sqlalchemy import Row, func, select, text
 from sqlalchemy.orm import Session
 
+from cartdesk.kit.stemming import stem
 from cartdesk.knowledge.models import Article, ArticleStatus, ArticleTranslation, Visibility
 
 MAX_TERMS = 12
@@ -144,14 +147,23 @@ def expand_typos(query: Query, vocab: _Vocabulary) -> Query:
 
 # --- the two engines -----------------------------------------------------------------
 
-def fts5_match(query: Query) -> str:
-    """``"a" OR "b" OR "c"*``: each word a quoted phrase (so it is tokenised and stemmed,
-    never parsed as syntax), OR-ed; the word being typed is also a prefix."""
-    phrases = ['"' + w.replace('"', '""') + '"' for w in query.words]
-    if query.prefix:
-        phrases[-1] += "*"
-    phrases += ['"' + w.replace('"', '""') + '"' for w in query.expansions]
-    return " OR ".join(phrases)
+def fts5_match(query: Query, languages: Sequence[str] = ("en",)) -> str:
+    """``"a" OR "b" OR "c"*``: each word stemmed in each of the searched languages, a quoted
+    phrase (never parsed as syntax), OR-ed; the word being typed is also a prefix, both
+    stemmed and as typed (a stem of a half-typed word may not be a prefix of the whole one)."""
+    def quoted(word: str) -> str:
+        return '"' + word.replace('"', '""') + '"'
+
+    phrases: list[str] = []
+    last = len(query.words) - 1
+    for i, word in enumerate(query.words):
+        forms = dict.fromkeys(stem(lang, word) for lang in languages)
+        if query.prefix and i == last:
+            phrases += [quoted(f) + "*" for f in dict.fromkeys([*forms, word])]
+        else:
+            phrases += [quoted(f) for f in forms]
+    phrases += [quoted(f) for w in query.expansions for f in dict.fromkeys(stem(lang, w) for lang in languages)]
+    return " OR ".join(dict.fromkeys(phrases))
 
 
 def tsquery(query: Query, *, every: bool = False) -> str:
@@ -175,11 +187,15 @@ _SQLITE = text(
     "ORDER BY bm25(kb_fts, 10.0, 5.0, 1.0) LIMIT :limit"
 )
 
-# search_vector: a generated column (migration 0003) weighting title A, tags B, body C.
+# search_vector: a generated column (migration 0009) weighting title A, tags B, body C, each
+# translation in its language's configuration; the query is read in the visitor's language
+# and, when the fallback language differs, also in that one (an English word typed on the
+# German help center still finds the English fallback text).
 _POSTGRES = text(
     "SELECT t.id, t.article_id, t.language, ts_rank(t.search_vector, q, 1) AS score "
     "FROM kb_article_translations t JOIN kb_articles a ON a.id = t.article_id, "
-    "to_tsquery('english', :tsq) AS q "
+    "(SELECT CASE WHEN :lang = :fallback THEN to_tsquery(kb_regconfig(:lang), :tsq) "
+    "ELSE to_tsquery(kb_regconfig(:lang), :tsq) || to_tsquery(kb_regconfig(:fallback), :tsq) END) AS qs(q) "
     "WHERE t.search_vector @@ q AND a.brand_id = :brand_id AND a.status = 'published' "
     "AND (a.visibility = 'public' OR :internal) AND t.language IN (:lang, :fallback) "
     "ORDER BY score DESC, t.id LIMIT :limit"
@@ -198,7 +214,7 @@ def candidates(
               "limit": limit * 2}
     if session.get_bind().dialect.name == "sqlite":
         rows: Sequence[Row[tuple[int, int, str, float]]] = session.execute(
-            _SQLITE, {**params, "match": fts5_match(query)}).all()
+            _SQLITE, {**params, "match": fts5_match(query, (language, fallback))}).all()
     else:
         rows = _postgres(session, query, params)
     best: dict[int, Candidate] = {}
