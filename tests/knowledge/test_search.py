@@ -136,7 +136,7 @@ def test_everyday_words_rank_but_do_not_pick_candidates(session: Session, brand:
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """PostgreSQL picks the rows to rank by the query's rarer words (ranking every article that
     holds an everyday word was the slow part); the rarest word always picks."""
-    monkeypatch.setattr(search, "MIN_PICKED", 1)
+    monkeypatch.setattr(search, "MIN_PICKED", 1)  # a corpus of 6: "at least 60 articles" would take every word
     vocab = search.vocabulary(session, brand_id=brand.id, include_internal=False)
     assert vocab.docs == 6 and vocab.docs_with("parcel") == 2 and vocab.docs_with("order") == 3
     assert vocab.docs_with("deliv", prefix=True) == 2  # "delivery" in two articles
@@ -144,6 +144,7 @@ def test_everyday_words_rank_but_do_not_pick_candidates(session: Session, brand:
     assert query.common == ("order",)
     assert search.tsquery(query, selective=True) == "'parcel'"
     assert search.tsquery(query) == "'parcel' | 'order'"
+    assert search.tsquery(query, selective=True, widen=1) == "'parcel' | 'order'"  # when 'parcel' picks too few
     only_everyday = search.mark_common(search.parse("order "), vocab, language="en")
     assert search.tsquery(only_everyday, selective=True) == "'order'"  # nothing rarer: it picks
     assert ids(session, brand, "parcel order ")[0] == corpus["track"]

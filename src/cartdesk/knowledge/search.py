@@ -54,7 +54,8 @@ class Query:
     words: tuple[str, ...]  # what the person typed, normalised, stopwords removed
     prefix: bool  # the last word is still being typed
     expansions: tuple[str, ...] = ()  # vocabulary words standing in for typos
-    # Everyday words: on PostgreSQL they rank candidates but do not pick them (``mark_common``).
+    # Everyday words, rarest first: on PostgreSQL they rank candidates but do not pick them
+    # (``mark_common``), unless the others pick too few.
     common: tuple[str, ...] = ()
 
     @property
@@ -174,28 +175,31 @@ def expand_typos(query: Query, vocab: _Vocabulary) -> Query:
 
 
 # Which words pick the candidates to rank on PostgreSQL (all words rank them; see ``_postgres``):
-# the rarer ones, those in under this share of the brand's articles, plus the next rarest
-# until together they are in at least ``MIN_PICKED`` articles (so a query of everyday words
-# still has a page of candidates, picked by its least everyday word).
+# those in under this share of the brand's articles, plus the next rarest until together they
+# are in at least MIN_PICKED articles. When they still pick less than a page (a rare word is often
+# a half-typed or misspelt one), the everyday words join one at a time, rarest first, up to
+# WIDEN_STEPS times.
 COMMON_SHARE = 0.1
 MIN_PICKED = 60
+WIDEN_STEPS = 2
 
 
 def mark_common(query: Query, vocab: _Vocabulary, *, language: str) -> Query:
-    """Note the words that do not pick candidates (the word being typed counts the
-    articles holding a word that starts with it)."""
+    """Note the words that do not pick candidates, rarest first (the word being typed counts
+    the articles holding a word that starts with it)."""
     if not vocab.docs:
         return query
     last = len(query.words) - 1
     docs = {w: vocab.docs_with(w if query.prefix and i == last else stem(language, w),
                                prefix=query.prefix and i == last) for i, w in enumerate(query.words)}
+    by_rarity = sorted(docs, key=lambda w: docs[w])
     picked, reach = set(), 0
-    for word in sorted(docs, key=lambda w: docs[w]):
+    for word in by_rarity:
         if docs[word] >= vocab.docs * COMMON_SHARE and reach >= MIN_PICKED:
             break
         picked.add(word)
         reach += docs[word]
-    common = tuple(w for w in query.words if w not in picked)
+    common = tuple(w for w in by_rarity if w not in picked)
     return Query(words=query.words, prefix=query.prefix, expansions=query.expansions, common=common)
 
 
@@ -220,17 +224,19 @@ def fts5_match(query: Query, languages: Sequence[str] = ("en",)) -> str:
     return " OR ".join(dict.fromkeys(phrases))
 
 
-def tsquery(query: Query, *, every: bool = False, selective: bool = False) -> str:
-    """``a | b | c:*`` for to_tsquery (``a & b & c:*`` with ``every``; without the common words
-    with ``selective``, unless that leaves none); words are ``\\w`` runs, so they need no
-    quoting beyond the single quotes that make each one a literal lexeme."""
+def tsquery(query: Query, *, every: bool = False, selective: bool = False, widen: int = 0) -> str:
+    """``a | b | c:*`` for to_tsquery (``a & b & c:*`` with ``every``); with ``selective``
+    without the common words but the ``widen`` rarest of them (all words if that leaves none).
+    Words are ``\\w`` runs, so they need no quoting beyond the single quotes that make each
+    one a literal lexeme."""
     parts = [f"'{w}'" for w in query.words]
     if query.prefix:
         parts[-1] += ":*"
     if every:
         return " & ".join(parts)
     if selective and query.common:
-        kept = [p for w, p in zip(query.words, parts, strict=True) if w not in query.common]
+        left_out = set(query.common[widen:])
+        kept = [p for w, p in zip(query.words, parts, strict=True) if w not in left_out]
         parts = kept or parts
     parts += [f"'{w}'" for w in query.expansions]
     return " | ".join(parts)
@@ -299,6 +305,8 @@ def _postgres(session: Session, query: Query, params: dict[str, object]) -> Sequ
     2. Articles holding one of the query's rarer words (``mark_common``), ranked by all the
        words. BM25 (SQLite's ranking) weighs a word by its rarity, so an article holding only
        everyday words rarely belongs above these anyway.
+   When they find less than a page (a rare word is often a half-typed or misspelt one), the
+       next rarest everyday word picks too, up to ``WIDEN_STEPS`` times.
     3. Articles holding any word, the everyday ones included.
 
     With typo expansions the OR steps are the only ones that fit.
@@ -310,9 +318,11 @@ def _postgres(session: Session, query: Query, params: dict[str, object]) -> Sequ
         if len(rows) >= limit * 3 // 4:
             return rows
     ranked = tsquery(query)
-    rare = tsquery(query, selective=True)
-    if rare != ranked:
-        rows = session.execute(_POSTGRES, {**params, "tsq": ranked, "match": rare}).all()
+    for widen in range(WIDEN_STEPS + 1):
+        picking = tsquery(query, selective=True, widen=widen)
+        if picking == ranked:
+            break
+        rows = session.execute(_POSTGRES, {**params, "tsq": ranked, "match": picking}).all()
         if len(rows) >= limit:
             return rows
     return session.execute(_POSTGRES, {**params, "tsq": ranked, "match": ranked}).all()
