@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     kb_activity_raw_days: int = Field(default=90, ge=1)
     # Largest image an editor may upload for articles (PNG, JPEG, GIF or WebP only).
     kb_image_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
+    # Largest file (PDF, text, office document, zip) an editor may attach to an article.
+    kb_attachment_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
 
     # Live chat: new widget sessions (visitors) one IP address may start per minute, per process.
     chat_sessions_per_ip_per_minute: int = 30

@@ -130,3 +130,21 @@ def test_parse_drops_stopwords_and_keeps_prefix() -> None:
     assert (q.words, q.prefix) == (("parc",), True)
     assert search.parse("where is ").words == ("where", "is")  # only stopwords: keep them
     assert search.fts5_match(search.parse('say "hi')) == '"say" OR "hi"'
+
+
+def test_everyday_words_rank_but_do_not_pick_candidates(session: Session, brand: Brand, corpus: dict[str, int],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL picks the rows to rank by the query's rarer words (ranking every article that
+    holds an everyday word was the slow part); the rarest word always picks."""
+    monkeypatch.setattr(search, "MIN_PICKED", 1)  # a corpus of 6: "at least 60 articles" would take every word
+    vocab = search.vocabulary(session, brand_id=brand.id, include_internal=False)
+    assert vocab.docs == 6 and vocab.docs_with("parcel") == 2 and vocab.docs_with("order") == 3
+    assert vocab.docs_with("deliv", prefix=True) == 2  # "delivery" in two articles
+    query = search.mark_common(search.parse("parcel order "), vocab, language="en")
+    assert query.common == ("order",)
+    assert search.tsquery(query, selective=True) == "'parcel'"
+    assert search.tsquery(query) == "'parcel' | 'order'"
+    assert search.tsquery(query, selective=True, widen=1) == "'parcel' | 'order'"  # when 'parcel' picks too few
+    only_everyday = search.mark_common(search.parse("order "), vocab, language="en")
+    assert search.tsquery(only_everyday, selective=True) == "'order'"  # nothing rarer: it picks
+    assert ids(session, brand, "parcel order ")[0] == corpus["track"]

@@ -31,6 +31,36 @@ def _demo(db: Database) -> Store:
     return Store(agents={u.name: u.email for u in USERS})
 
 
+def _returns_form_pdf() -> bytes:
+    """A one-page returns form, as a store would offer it."""
+    from io import BytesIO
+
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    buffer = BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4)
+    pdf.setFont("Helvetica-Bold", 18)
+    pdf.drawString(60, 780, "Northwind Outfitters - Returns form")
+    pdf.setFont("Helvetica", 11)
+    for i, line in enumerate(["Order number: ____________", "Item(s): ____________", "Reason: ____________"]):
+        pdf.drawString(60, 740 - 28 * i, line)
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def _attach_files(page, base: str) -> None:  # type: ignore[no-untyped-def]
+    """Attach a PDF form and a size chart to article 1 through the editor, as a writer would."""
+    page.goto(base + "/kb/articles/1")
+    for name, mime, data in (("returns-form.pdf", "application/pdf", _returns_form_pdf()),
+                             ("size-chart.csv", "text/csv", b"size,chest cm,waist cm\nS,88-94,74-80\nM,96-102,82-88\n")):
+        page.set_input_files("#kb-files input[type=file]", files=[{"name": name, "mimeType": mime, "buffer": data}])
+        page.click("#kb-files button[type=submit]")
+        expect(page.locator(f'#kb-files [data-file="{name}"]')).to_be_visible()
+    page.locator("#kb-files").scroll_into_view_if_needed()
+
+
 def take(out: Path) -> list[Path]:
     require_chromium()
     out.mkdir(parents=True, exist_ok=True)
@@ -78,6 +108,10 @@ def take(out: Path) -> list[Path]:
         page.goto(live.url + "/kb/articles/1")
         expect(page.locator("#kb-preview p").first).to_be_visible()
         shot("kb-edit.png", full=True)
+        _attach_files(page, live.url)
+        shot("kb-edit-files.png")
+        page.goto(live.url + page.locator(".kb-view-public").get_attribute("href"))
+        shot("helpcenter-article-files.png", full=True)
         page.goto(live.url + "/kb/articles/1?lang=de")
         expect(page.locator(".kb-fallback")).to_be_visible()
         shot("kb-edit-fallback.png")

@@ -143,11 +143,38 @@ def test_writer_previews_markdown_and_inserts_an_uploaded_image(server: LiveServ
     body = page.locator("textarea[name=body_md]")
     body.fill("## Label\n\n**Print** it.")
     expect(page.locator("#kb-preview h2")).to_have_text("Label")
-    page.locator("input[type=file][name=file]").set_input_files(str(png))
+    page.locator("form[aria-label=\"Add an image\"] input[type=file]").set_input_files(str(png))
     page.get_by_role("button", name="Upload").click()
     page.get_by_role("button", name="Insert in the text").click()
     expect(body).to_have_value(re.compile(r"!\[parcel label\]\(/hc/northwind/images/\d+/parcel%20label\.png\)"))
     image = page.locator("#kb-preview img")
     expect(image).to_have_attribute("src", re.compile(r"/hc/northwind/images/\d+/"))
     assert page.evaluate("img => img.complete && img.naturalWidth", image.element_handle()) == 1  # really loaded
+    assert errors == []
+
+
+def test_writer_attaches_a_file_that_visitors_download(server: LiveServer, browser: Browser) -> None:
+    pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
+    page = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server.url + "/login")
+    page.fill("input[name=email]", "lead@example.com")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "live")
+    page.goto(server.url + "/kb/articles/1")
+    page.locator("form[aria-label=\"Attach a file\"] input[type=file]").set_input_files(
+        files=[{"name": "returns form.pdf", "mimeType": "application/pdf", "buffer": pdf}])
+    page.get_by_role("button", name="Attach", exact=True).click()
+    expect(page.locator('#kb-files [data-file="returns form.pdf"]')).to_contain_text("PDF")
+    public = page.locator(".kb-view-public").get_attribute("href")  # opens in a new tab
+    assert public and public.startswith("/hc/northwind/en/articles/")
+    page.goto(server.url + public)
+    link = page.locator(".hc-files a.hc-file")
+    expect(link).to_contain_text("returns form.pdf")
+    with page.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename == "returns form.pdf"
+    assert open(download.value.path(), "rb").read() == pdf  # noqa: PTH123, SIM115
     assert errors == []

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from cartdesk.db.session import install_commit_hooks
+from cartdesk.kit.stemming import stem_text
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -27,6 +28,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA mmap_size=1073741824")
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
+    # The knowledge base's FTS5 index holds stemmed words, stemmed per article language by
+    # this function in its triggers (migration 0009): SQLite's own tokenizers stem English only.
+    dbapi_connection.create_function("cartdesk_stem", 2, stem_text, deterministic=True)
 
 
 # How long a writer waits for the in-process writer lock before leaving the waiting to

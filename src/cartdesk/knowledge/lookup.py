@@ -10,7 +10,7 @@ from __future__ import annotations
 from html import escape
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from cartdesk.brands.models import Brand
 from cartdesk.conversations.models import AuthorType, Message
@@ -44,7 +44,7 @@ def search_articles(
     if query.empty:
         return SearchResults(query=q, language=language, hits=[])
     vocab = search.vocabulary(session, brand_id=brand.id, include_internal=include_internal)
-    query = search.expand_typos(query, vocab)
+    query = search.mark_common(search.expand_typos(query, vocab), vocab, language=language)
     fused = semantic.enabled() if hybrid is None else hybrid
     found = search.candidates(session, query=query, brand_id=brand.id, language=language,
                               fallback=brand.default_language, include_internal=include_internal,
@@ -58,6 +58,10 @@ def search_articles(
         t.id: (t, a) for t, a in session.execute(
             select(ArticleTranslation, Article).join(Article, Article.id == ArticleTranslation.article_id)
             .where(ArticleTranslation.id.in_([c.translation_id for c in found]))
+            # Not the Markdown and HTML bodies: a results list needs the plain text only.
+            .options(load_only(ArticleTranslation.language, ArticleTranslation.title, ArticleTranslation.summary,
+                               ArticleTranslation.body_text),
+                     load_only(Article.slug, Article.visibility))
         )
     }
     hits = []

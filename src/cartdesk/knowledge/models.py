@@ -207,6 +207,23 @@ class ArticleImage(Base):
     created_at: Mapped[datetime]
 
 
+class ArticleAttachment(Base):
+    """A file offered for download under an article (a PDF form, a size chart as a
+    spreadsheet, a zip of labels). The bytes are an ordinary attachment; this row ties
+    it to the article, so it is public exactly when the article is. ``kind`` is the
+    checked file kind (``files.KINDS``), decided from the name and the bytes together."""
+
+    __tablename__ = "kb_article_attachments"
+    __table_args__ = (Index("ix_kb_article_attachments_article", "article_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("kb_articles.id", ondelete="CASCADE"))
+    attachment_id: Mapped[int] = mapped_column(ForeignKey("attachments.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime]
+
+
 class Deflection(Base):
     """A visitor on the contact form who left satisfied with an article instead of writing to us."""
 

@@ -10,18 +10,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 
-from cartdesk.auth.deps import optional_principal, require_scope
+from cartdesk.auth.deps import current_principal, optional_principal, require_scope
 from cartdesk.auth.schemas import Principal
 from cartdesk.brands import service as brands_service
+from cartdesk.conversations.attachment_routes import _FRAMING_ALLOWANCE, _receive_file, attachment_store
 from cartdesk.db.deps import DbSession
 from cartdesk.kit import throttle
+from cartdesk.kit.errors import PayloadTooLarge
 from cartdesk.kit.openapi import error_responses
-from cartdesk.knowledge import activity, lookup, service
+from cartdesk.kit.storage import Staged, StagingFile
+from cartdesk.knowledge import activity, files, lookup, service
 from cartdesk.knowledge.models import Article, ArticleStatus
 from cartdesk.knowledge.schemas import (
     ArticleCreate,
+    ArticleFileRead,
     ArticleRead,
     ArticleUpdate,
     CategoryCreate,
@@ -158,3 +163,68 @@ def feedback(article_id: int, body: FeedbackIn, session: DbSession, request: Req
     row = activity.record_feedback(session, article=article, feedback_in=body)
     return {"id": row.id, "article_id": article.id, "helpful": row.helpful}
 
+
+
+# --- files under articles ---------------------------------------------------------------
+
+
+def _file_read(session: DbSession, article: Article, link, attachment) -> ArticleFileRead:  # type: ignore[no-untyped-def]
+    brand = brands_service.resolve(session, ref=article.brand_id)
+    return ArticleFileRead(id=link.id, article_id=article.id, filename=attachment.filename, kind=link.kind,
+                           label=files.KINDS[link.kind].name, content_type=files.KINDS[link.kind].content_type,
+                           size=attachment.size, url=files.public_path(brand.slug, link, attachment),
+                           created_at=link.created_at)
+
+
+@router.get("/articles/{article_id}/attachments", response_model=list[ArticleFileRead],
+            summary="Files listed for download under an article")
+def list_files(article_id: int, session: DbSession, principal: KbRead) -> list[ArticleFileRead]:
+    """In the order the help center shows them."""
+    article = service.get_or_raise(session, article_id=article_id)
+    return [_file_read(session, article, link, a) for link, a in files.list_for(session, article_id=article.id)]
+
+
+def _keep_file(request: Request, principal: Principal, article_id: int, staged: Staged,
+               filename: str | None) -> ArticleFileRead:
+    with request.app.state.db.transaction() as session:
+        article = service.get_or_raise(session, article_id=article_id)
+        link, attachment = files.add(session, store=attachment_store(request), principal=principal, article=article,
+                                     staged=staged, filename=filename)
+        return _file_read(session, article, link, attachment)
+
+
+@router.post("/articles/{article_id}/attachments", response_model=ArticleFileRead,
+             status_code=status.HTTP_201_CREATED, responses=error_responses(413),
+             summary="Attach a file to an article (PDF, text, office document, zip)",
+             openapi_extra={"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                 "type": "object", "required": ["file"],
+                 "properties": {"file": {"type": "string", "format": "binary"}}}}}}})
+async def upload_file(article_id: int, request: Request) -> ArticleFileRead:
+    """Multipart field `file`. Its name's extension and its bytes must agree on one of pdf, txt, csv,
+    md, zip, docx, xlsx, pptx, odt, ods, odp, doc, xls, ppt (else 422); larger than the configured
+    limit is 413; at most 20 files an article. Supervisors and admins with `kb:write`. Like the
+    attachment API, the body is streamed to staging with no transaction open."""
+    with request.app.state.db.transaction(read_only=True) as session:
+        principal = await current_principal(await optional_principal(request, session))
+    service.check_can_write(principal)
+    max_bytes = request.app.state.settings.kb_attachment_max_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes + _FRAMING_ALLOWANCE:
+        raise PayloadTooLarge(f"The file is larger than the {max_bytes} byte limit.", details={"max_bytes": max_bytes})
+    store = attachment_store(request)
+    with StagingFile(store.staging_dir, max_bytes=max_bytes) as staging:
+        part = await _receive_file(request, staging)
+        staged = staging.finish()
+    try:
+        return await run_in_threadpool(_keep_file, request, principal, article_id, staged, part.filename)
+    finally:
+        staged.path.unlink(missing_ok=True)
+
+
+@router.delete("/articles/{article_id}/attachments/{file_id}", status_code=status.HTTP_204_NO_CONTENT,
+               summary="Take a file off an article")
+def delete_file(article_id: int, file_id: int, session: DbSession, principal: KbWrite) -> Response:
+    """Supervisors and admins only; recorded as a kb.attachment.removed event."""
+    article = service.get_or_raise(session, article_id=article_id)
+    files.remove(session, principal=principal, article=article, file_id=file_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -151,6 +151,21 @@ class VersionRead(BaseModel):
     created_at: datetime
 
 
+class ArticleFileRead(BaseModel):
+    """A file under an article. ``url`` is its public download address, which answers
+    while the article is published and public."""
+
+    id: int
+    article_id: int
+    filename: str
+    kind: str  # the checked file kind: its extension (pdf, docx, zip, txt, ...)
+    label: str  # what the help center calls it: PDF, Word, ZIP, Text, ...
+    content_type: str
+    size: int
+    url: str
+    created_at: datetime
+
+
 class SearchHit(BaseModel):
     article_id: int
     slug: str

@@ -6,10 +6,12 @@ are dropped, the last word is a prefix while it is still being typed, and words 
 OR-ed: "where is my parcel" must find the article that says "parcel" without "where".
 Ranking is what rewards matching more and rarer words:
 
-- SQLite: FTS5's ``bm25()`` with column weights title 10, tags 5, body 1, over a
-  porter/unicode61 index (stemming, diacritics folded).
+- SQLite: FTS5's ``bm25()`` with column weights title 10, tags 5, body 1, over an index
+  of words stemmed in each translation's language (``kit/stemming.py``, Snowball; the
+  query's words are stemmed the same way here), unicode61 folding diacritics.
 - PostgreSQL: ``ts_rank`` over a weighted tsvector (title A, tags B, body C) with
-  length normalisation, over a stored generated tsvector with a GIN index (migration 0003);
+  length normalisation, over a stored generated tsvector with a GIN index, built with the
+  translation language's text-search configuration (``kb_regconfig``, migration 0009);
   articles holding every word are ranked alone first when there are enough (see ``_postgres``). This is
   not BM25 (PostgreSQL has none built in) but ranks the same way on our tests.
 
@@ -21,17 +23,20 @@ replacing means a correct word the vocabulary lacks still matches by its stem.
 
 from __future__ import annotations
 
+import bisect
 import re
 import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 from sqlalchemy import Row, func, select, text
 from sqlalchemy.orm import Session
 
+from cartdesk.kit.stemming import stem
 from cartdesk.knowledge.models import Article, ArticleStatus, ArticleTranslation, Visibility
 
 MAX_TERMS = 12
@@ -49,6 +54,9 @@ class Query:
     words: tuple[str, ...]  # what the person typed, normalised, stopwords removed
     prefix: bool  # the last word is still being typed
     expansions: tuple[str, ...] = ()  # vocabulary words standing in for typos
+    # Everyday words, rarest first: on PostgreSQL they rank candidates but do not pick them
+    # (``mark_common``), unless the others pick too few.
+    common: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -80,6 +88,23 @@ class _Vocabulary:
     stamp: tuple[object, ...]
     counts: Counter[str] = field(default_factory=Counter)
     words: list[str] = field(default_factory=list)
+    # In how many translations each stem occurs (stemmed in the translation's language), of ``docs``.
+    stem_docs: Counter[str] = field(default_factory=Counter)
+    docs: int = 0
+    stems: list[str] = field(default_factory=list)  # sorted, for prefixes
+
+    def docs_with(self, stem_: str, *, prefix: bool = False) -> int:
+        """How many translations hold the stem (with ``prefix``: a stem starting with it; an
+        upper bound, as one translation may hold several)."""
+        if not prefix:
+            return self.stem_docs[stem_]
+        start = bisect.bisect_left(self.stems, stem_)
+        total = 0
+        for s in self.stems[start:]:
+            if not s.startswith(stem_) or total >= self.docs:
+                break
+            total += self.stem_docs[s]
+        return min(total, self.docs)
 
 
 _vocab_cache: dict[tuple[int, bool], _Vocabulary] = {}
@@ -102,21 +127,28 @@ def vocabulary(session: Session, *, brand_id: int, include_internal: bool) -> _V
     # Every content change (text, status, visibility, tags) moves the article's updated_at,
     # so the newest updated_at and the count, both read from one index, tell when to rebuild.
     stamp = tuple(session.execute(
-        select(func.count(Article.id), func.max(Article.updated_at)).where(Article.brand_id == brand_id)
+        select(func.count(), func.max(Article.updated_at)).where(Article.brand_id == brand_id)
     ).one())
     key = (brand_id, include_internal)
     cached = _vocab_cache.get(key)
     if cached is not None and cached.stamp == stamp:
         return cached
     counts: Counter[str] = Counter()
+    stem_docs: Counter[str] = Counter()
+    docs = 0
     where = _published(brand_id, include_internal)
     rows = session.execute(
-        select(ArticleTranslation.title, ArticleTranslation.search_tags, ArticleTranslation.body_text)
+        select(ArticleTranslation.language, ArticleTranslation.title, ArticleTranslation.search_tags,
+               ArticleTranslation.body_text)
         .join(Article, Article.id == ArticleTranslation.article_id).where(*where)
     )
-    for title, tags, body in rows:
-        counts.update(w.lower() for w in _WORD.findall(f"{title} {tags} {body}") if len(w) > 2 and not w.isdigit())
-    vocab = _Vocabulary(stamp=stamp, counts=counts, words=list(counts))
+    for language, title, tags, body in rows:
+        words = [w.lower() for w in _WORD.findall(f"{title} {tags} {body}")]
+        counts.update(w for w in words if len(w) > 2 and not w.isdigit())
+        stem_docs.update({stem(language, w) for w in words})
+        docs += 1
+    vocab = _Vocabulary(stamp=stamp, counts=counts, words=list(counts), stem_docs=stem_docs, docs=docs,
+                        stems=sorted(stem_docs))
     with _vocab_lock:
         _vocab_cache[key] = vocab
     return vocab
@@ -142,26 +174,70 @@ def expand_typos(query: Query, vocab: _Vocabulary) -> Query:
     return Query(words=query.words, prefix=query.prefix, expansions=tuple(dict.fromkeys(extra)))
 
 
+# Which words pick the candidates to rank on PostgreSQL (all words rank them; see ``_postgres``):
+# those in under this share of the brand's articles, plus the next rarest until together they
+# are in at least MIN_PICKED articles. When they still pick less than a page (a rare word is often
+# a half-typed or misspelt one), the everyday words join one at a time, rarest first, up to
+# WIDEN_STEPS times.
+COMMON_SHARE = 0.1
+MIN_PICKED = 60
+WIDEN_STEPS = 2
+
+
+def mark_common(query: Query, vocab: _Vocabulary, *, language: str) -> Query:
+    """Note the words that do not pick candidates, rarest first (the word being typed counts
+    the articles holding a word that starts with it)."""
+    if not vocab.docs:
+        return query
+    last = len(query.words) - 1
+    docs = {w: vocab.docs_with(w if query.prefix and i == last else stem(language, w),
+                               prefix=query.prefix and i == last) for i, w in enumerate(query.words)}
+    by_rarity = sorted(docs, key=lambda w: docs[w])
+    picked, reach = set(), 0
+    for word in by_rarity:
+        if docs[word] >= vocab.docs * COMMON_SHARE and reach >= MIN_PICKED:
+            break
+        picked.add(word)
+        reach += docs[word]
+    common = tuple(w for w in by_rarity if w not in picked)
+    return Query(words=query.words, prefix=query.prefix, expansions=query.expansions, common=common)
+
+
 # --- the two engines -----------------------------------------------------------------
 
-def fts5_match(query: Query) -> str:
-    """``"a" OR "b" OR "c"*``: each word a quoted phrase (so it is tokenised and stemmed,
-    never parsed as syntax), OR-ed; the word being typed is also a prefix."""
-    phrases = ['"' + w.replace('"', '""') + '"' for w in query.words]
-    if query.prefix:
-        phrases[-1] += "*"
-    phrases += ['"' + w.replace('"', '""') + '"' for w in query.expansions]
-    return " OR ".join(phrases)
+def fts5_match(query: Query, languages: Sequence[str] = ("en",)) -> str:
+    """``"a" OR "b" OR "c"*``: each word stemmed in each of the searched languages, a quoted
+    phrase (never parsed as syntax), OR-ed; the word being typed is also a prefix, both
+    stemmed and as typed (a stem of a half-typed word may not be a prefix of the whole one)."""
+    def quoted(word: str) -> str:
+        return '"' + word.replace('"', '""') + '"'
+
+    phrases: list[str] = []
+    last = len(query.words) - 1
+    for i, word in enumerate(query.words):
+        forms = dict.fromkeys(stem(lang, word) for lang in languages)
+        if query.prefix and i == last:
+            phrases += [quoted(f) + "*" for f in dict.fromkeys([*forms, word])]
+        else:
+            phrases += [quoted(f) for f in forms]
+    phrases += [quoted(f) for w in query.expansions for f in dict.fromkeys(stem(lang, w) for lang in languages)]
+    return " OR ".join(dict.fromkeys(phrases))
 
 
-def tsquery(query: Query, *, every: bool = False) -> str:
-    """``a | b | c:*`` for to_tsquery (``a & b & c:*`` with ``every``); words are ``\\w`` runs,
-    so they need no quoting beyond the single quotes that make each one a literal lexeme."""
+def tsquery(query: Query, *, every: bool = False, selective: bool = False, widen: int = 0) -> str:
+    """``a | b | c:*`` for to_tsquery (``a & b & c:*`` with ``every``); with ``selective``
+    without the common words but the ``widen`` rarest of them (all words if that leaves none).
+    Words are ``\\w`` runs, so they need no quoting beyond the single quotes that make each
+    one a literal lexeme."""
     parts = [f"'{w}'" for w in query.words]
     if query.prefix:
         parts[-1] += ":*"
     if every:
         return " & ".join(parts)
+    if selective and query.common:
+        left_out = set(query.common[widen:])
+        kept = [p for w, p in zip(query.words, parts, strict=True) if w not in left_out]
+        parts = kept or parts
     parts += [f"'{w}'" for w in query.expansions]
     return " | ".join(parts)
 
@@ -175,12 +251,21 @@ _SQLITE = text(
     "ORDER BY bm25(kb_fts, 10.0, 5.0, 1.0) LIMIT :limit"
 )
 
-# search_vector: a generated column (migration 0003) weighting title A, tags B, body C.
+def _configured(param: str) -> str:
+    """The tsquery :param read in the visitor's language and, when the fallback language
+    differs, also in that one (an English word typed on the German help center still finds
+    the English fallback text). Constant-folded by the planner."""
+    return (f"CASE WHEN :lang = :fallback THEN to_tsquery(kb_regconfig(:lang), :{param}) "
+            f"ELSE to_tsquery(kb_regconfig(:lang), :{param}) || to_tsquery(kb_regconfig(:fallback), :{param}) END")
+
+
+# search_vector: a generated column (migration 0009) weighting title A, tags B, body C, each
+# translation in its language's configuration. ``m`` selects the rows, ``q`` ranks them.
 _POSTGRES = text(
     "SELECT t.id, t.article_id, t.language, ts_rank(t.search_vector, q, 1) AS score "
     "FROM kb_article_translations t JOIN kb_articles a ON a.id = t.article_id, "
-    "to_tsquery('english', :tsq) AS q "
-    "WHERE t.search_vector @@ q AND a.brand_id = :brand_id AND a.status = 'published' "
+    f"(SELECT {_configured('tsq')}, {_configured('match')}) AS qs(q, m) "
+    "WHERE t.search_vector @@ m AND a.brand_id = :brand_id AND a.status = 'published' "
     "AND (a.visibility = 'public' OR :internal) AND t.language IN (:lang, :fallback) "
     "ORDER BY score DESC, t.id LIMIT :limit"
 )
@@ -198,7 +283,7 @@ def candidates(
               "limit": limit * 2}
     if session.get_bind().dialect.name == "sqlite":
         rows: Sequence[Row[tuple[int, int, str, float]]] = session.execute(
-            _SQLITE, {**params, "match": fts5_match(query)}).all()
+            _SQLITE, {**params, "match": fts5_match(query, (language, fallback))}).all()
     else:
         rows = _postgres(session, query, params)
     best: dict[int, Candidate] = {}
@@ -211,18 +296,47 @@ def candidates(
 
 
 def _postgres(session: Session, query: Query, params: dict[str, object]) -> Sequence[Row[tuple[int, int, str, float]]]:
-    """ts_rank reads the stored vector of every match, and an OR of common words matches
-    most long articles (~18 ms for 2,400 of them). Articles with every word are ranked
-    first and alone when there are enough of them (a page and a half); only otherwise
-    is the OR query run. With typo expansions the OR query is the only one that fits."""
+    """ts_rank reads the stored vector of every row it ranks, and an OR of everyday words
+    matches most articles (4,500 of 5,000 in the bench: 45-60 ms). So the rows to rank are
+    found in steps, each taken only when the one before found too few (``limit`` is already
+    twice the page):
+
+    1. Articles holding every word, when there are at least a page and a half of them.
+    2. Articles holding one of the query's rarer words (``mark_common``), ranked by all the
+       words. BM25 (SQLite's ranking) weighs a word by its rarity, so an article holding only
+       everyday words rarely belongs above these anyway.
+   When they find less than a page (a rare word is often a half-typed or misspelt one), the
+       next rarest everyday word picks too, up to ``WIDEN_STEPS`` times.
+    3. Articles holding any word, the everyday ones included.
+
+    With typo expansions the OR steps are the only ones that fit.
+    """
+    limit = int(params["limit"])  # type: ignore[call-overload]
     if len(query.words) > 1 and not query.expansions:
-        rows = session.execute(_POSTGRES, {**params, "tsq": tsquery(query, every=True)}).all()
-        if len(rows) >= int(params["limit"]) * 3 // 4:  # type: ignore[call-overload]
+        every = tsquery(query, every=True)
+        rows = session.execute(_POSTGRES, {**params, "tsq": every, "match": every}).all()
+        if len(rows) >= limit * 3 // 4:
             return rows
-    return session.execute(_POSTGRES, {**params, "tsq": tsquery(query)}).all()
+    ranked = tsquery(query)
+    for widen in range(WIDEN_STEPS + 1):
+        picking = tsquery(query, selective=True, widen=widen)
+        if picking == ranked:
+            break
+        rows = session.execute(_POSTGRES, {**params, "tsq": ranked, "match": picking}).all()
+        if len(rows) >= limit:
+            return rows
+    return session.execute(_POSTGRES, {**params, "tsq": ranked, "match": ranked}).all()
 
 
 _SNIPPET_WIDTH = 160
+
+
+@lru_cache(maxsize=256)
+def _snippet_pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
+    """Built once per query, not once per hit."""
+    if not words:
+        return None
+    return re.compile(r"\b(" + "|".join(re.escape(w[: max(3, len(w) - 2)]) for w in words) + r")\w*", re.IGNORECASE)
 
 
 def snippet(body_text: str, query: Query) -> tuple[str, list[tuple[int, int]]]:
@@ -231,11 +345,9 @@ def snippet(body_text: str, query: Query) -> tuple[str, list[tuple[int, int]]]:
     Matching is by word start (a cheap stand-in for stemming: "deliver" marks
     "delivery"), the same on both engines.
     """
-    words = [w for w in (*query.words, *query.expansions) if len(w) >= 3]
-    if not words:
+    pattern = _snippet_pattern(tuple(w for w in (*query.words, *query.expansions) if len(w) >= 3))
+    if pattern is None:
         return body_text[:_SNIPPET_WIDTH], []
-    pattern = re.compile(r"\b(" + "|".join(re.escape(w[: max(3, len(w) - 2)]) for w in words) + r")\w*",
-                         re.IGNORECASE)
     first = pattern.search(body_text)
     start = 0 if first is None else max(0, first.start() - 40)
     if start:

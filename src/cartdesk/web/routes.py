@@ -21,6 +21,7 @@ from cartdesk.web.agent import (
 )
 from cartdesk.web.agent import knowledge as kb_pages
 from cartdesk.web.helpcenter import contact as hc_contact
+from cartdesk.web.helpcenter import files as hc_files
 from cartdesk.web.helpcenter import images as hc_images
 from cartdesk.web.helpcenter import pages as hc_pages
 from cartdesk.web.portal import conversations as portal_conversations
@@ -31,5 +32,5 @@ router = APIRouter(include_in_schema=False)
 router.include_router(portal.router)
 router.include_router(portal_conversations.router)
 for module in (auth, inbox, conversations, customers, chat, chat_settings, store, order_actions, shops, mailboxes, mail_original,
-               kb_articles, kb_categories, kb_pages, hc_images, hc_pages, hc_contact, widget):
+               kb_articles, kb_categories, kb_pages, hc_images, hc_files, hc_pages, hc_contact, widget):
     router.include_router(module.router)

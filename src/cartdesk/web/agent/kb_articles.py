@@ -14,18 +14,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from markupsafe import Markup
 from pydantic import ValidationError
 
 from cartdesk.auth.deps import current_principal, optional_principal
 from cartdesk.auth.schemas import Principal
 from cartdesk.brands import service as brands_service
-from cartdesk.conversations.attachment_routes import attachment_store
+from cartdesk.conversations.attachment_routes import _disposition, attachment_store
 from cartdesk.db.deps import DbSession
 from cartdesk.kit.errors import AppError
-from cartdesk.kit.storage import StagingFile
-from cartdesk.knowledge import content, images, structure
+from cartdesk.kit.storage import Staged, StagingFile
+from cartdesk.knowledge import content, files, images, lookup, structure
 from cartdesk.knowledge import service as kb_service
 from cartdesk.knowledge.models import Article, ArticleStatus, Visibility
 from cartdesk.knowledge.schemas import LANGUAGE, MAX_BODY, ArticleCreate, ArticleUpdate, TranslationIn
@@ -60,9 +60,10 @@ def _editor(request: Request, session: DbSession, principal: AgentPrincipal, *, 
     names = {c.id: c.name for c in categories}
     sections = [(c.id, f"{names.get(c.parent_id, '')} › {c.name}") for c in categories if c.parent_id]
     context: dict = {"article": article, "form": form, "sections": sections, "error": error, "brand_id": brand_id,
-                     "language": language, "languages": [], "fallback": None, "versions": [],
+                     "language": language, "languages": [], "fallback": None, "versions": [], "public_url": None,
                      "image_max_bytes": request.app.state.settings.kb_image_max_bytes}
     if article is not None:
+        context.update(_files_context(request, session, article, can_write=principal.is_supervisor))
         have = [t.language for t in kb_service.translations(session, article_id=article.id)]
         context["languages"] = sorted(set(have) | set(COMMON_LANGUAGES) | {article.default_language})
         context["have"] = have
@@ -130,6 +131,71 @@ def _keep_image(request: Request, principal: Principal, brand_id: int, staged, f
         image, attachment = images.upload(session, store=attachment_store(request), principal=principal,
                                           brand_id=brand.id, staged=staged, filename=filename)
         return images.markdown_for(image, attachment, brand_slug=brand.slug)
+
+
+# --- files under the article (listed for download in the help center) -------------------
+
+
+def _files_context(request: Request, session: DbSession, article: Article, *, can_write: bool) -> dict:  # type: ignore[type-arg]
+    brand = brands_service.resolve(session, ref=article.brand_id)
+    rows = files.list_for(session, article_id=article.id)
+    public_url = (lookup.article_path(brand.slug, article.default_language, article.slug)
+                  if article.status == ArticleStatus.published and article.visibility == Visibility.public else None)
+    return {"article": article, "files": files.describe(rows), "can_write": can_write, "public_url": public_url,
+            "public_paths": {link.id: files.public_path(brand.slug, link, a) for link, a in rows},
+            "file_max_bytes": request.app.state.settings.kb_attachment_max_bytes, "file_accept": files.ACCEPT,
+            "file_max_count": files.MAX_PER_ARTICLE, "added": False}
+
+
+@router.post("/{article_id}/files", response_class=HTMLResponse)
+async def upload_file(request: Request, article_id: int, file: Annotated[UploadFile, File()]) -> Response:
+    """A file for visitors to download under the article: checked (kind by name and bytes, size,
+    count), kept in the attachment store; answered with the refreshed file list. Like the image
+    upload, it signs in with one short read and writes in its own short transaction once staged."""
+    with request.app.state.db.transaction(read_only=True) as session:
+        principal = await current_principal(await optional_principal(request, session))
+    kb_service.check_can_write(principal)
+    store = attachment_store(request)
+    with StagingFile(store.staging_dir, max_bytes=request.app.state.settings.kb_attachment_max_bytes) as staging:
+        while chunk := await file.read(64 * 1024):
+            staging.write(chunk)
+        staged = staging.finish()
+    try:
+        context = await run_in_threadpool(_keep_file, request, principal, article_id, staged, file.filename)
+    finally:
+        staged.path.unlink(missing_ok=True)
+    return render(request, "agent/_kb_files.html", context)
+
+
+def _keep_file(request: Request, principal: Principal, article_id: int, staged: Staged,
+               filename: str | None) -> dict:  # type: ignore[type-arg]
+    with request.app.state.db.transaction() as session:
+        article = kb_service.get_or_raise(session, article_id=article_id)
+        files.add(session, store=attachment_store(request), principal=principal, article=article, staged=staged,
+                  filename=filename)
+        return {**_files_context(request, session, article, can_write=True), "added": True}
+
+
+@router.post("/{article_id}/files/{file_id}/delete", response_class=HTMLResponse)
+def delete_file(request: Request, article_id: int, file_id: int, session: DbSession,
+                principal: AgentPrincipal) -> Response:
+    article = kb_service.get_or_raise(session, article_id=article_id)
+    files.remove(session, principal=principal, article=article, file_id=file_id)
+    return render(request, "agent/_kb_files.html", _files_context(request, session, article, can_write=True))
+
+
+@router.get("/{article_id}/files/{file_id}")
+async def download_file(request: Request, article_id: int, file_id: int, session: DbSession,
+                        principal: AgentPrincipal) -> StreamingResponse:
+    """Any agent may download a file of any article (drafts and internal ones too)."""
+    article = kb_service.get_or_raise(session, article_id=article_id)
+    link, attachment = files.get_or_raise(session, article=article, file_id=file_id)
+    chunks = await run_in_threadpool(attachment_store(request).open, attachment.storage_key)
+    return StreamingResponse(chunks, media_type=files.KINDS[link.kind].content_type, headers={
+        "Content-Length": str(attachment.size), "Content-Disposition": _disposition(attachment.filename, inline=False),
+        "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, max-age=3600",
+    })
 
 
 @router.post("/{article_id}/versions/{version_id}/restore")

@@ -20,7 +20,7 @@ from cartdesk.db.deps import DbSession
 from cartdesk.db.session import on_commit
 from cartdesk.kit import throttle
 from cartdesk.kit.errors import NotFound
-from cartdesk.knowledge import activity, lookup
+from cartdesk.knowledge import activity, files, lookup
 from cartdesk.knowledge import service as kb_service
 from cartdesk.knowledge.models import Article, ArticleStatus, Category, Feedback, Visibility
 from cartdesk.knowledge.schemas import FeedbackIn
@@ -131,6 +131,7 @@ def article_page(request: Request, brand_slug: str, lang: str, slug: str, sessio
         "parent": parent, "parent_name": kb_service.category_name(parent, lang)[0] if parent else "",
         "related": related, "titles": kb_service.titles(session, article_ids=[a.id for a in related], language=lang),
         "languages": langs, "query": request.query_params.get("q", "")[:300],
+        "files": files.describe(files.list_for(session, article_id=article.id)),
     })
 
 

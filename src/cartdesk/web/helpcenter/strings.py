@@ -20,6 +20,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "results_for": "results for", "result_for": "result for", "including": "including",
         "no_match": "No articles match “{q}”.", "try_other": "Try other words, or",
         "ask_us": "ask us directly", "back_to_store": "Back to the store", "search": "Search",
+        "downloads": "Downloads", "download": "Download",
     },
     "es": {
         "help_center": "Centro de ayuda", "contact_us": "Contacto", "how_can_we_help": "¿En qué podemos ayudarte?",
@@ -35,6 +36,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "results_for": "resultados para", "result_for": "resultado para", "including": "incluye",
         "no_match": "Ningún artículo coincide con «{q}».", "try_other": "Prueba con otras palabras, o",
         "ask_us": "pregúntanos directamente", "back_to_store": "Volver a la tienda", "search": "Buscar",
+        "downloads": "Descargas", "download": "Descargar",
     },
     "nl": {
         "help_center": "Klantenservice", "contact_us": "Contact", "how_can_we_help": "Waarmee kunnen we helpen?",
@@ -50,6 +52,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "results_for": "resultaten voor", "result_for": "resultaat voor", "including": "inclusief",
         "no_match": "Geen artikelen gevonden voor “{q}”.", "try_other": "Probeer andere woorden, of",
         "ask_us": "vraag het ons direct", "back_to_store": "Terug naar de winkel", "search": "Zoeken",
+        "downloads": "Downloads", "download": "Downloaden",
     },
 }
 
