@@ -9,8 +9,8 @@
   written by its triggers through the ``cartdesk_stem`` function every connection registers.
 - PostgreSQL's GIN index over ``search_vector`` is rebuilt without ``fastupdate``.
 
-Revision ID: 0009_kb_attachments
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 """
 
 from collections.abc import Sequence
@@ -21,10 +21,10 @@ from alembic import op
 from cartdesk.db.base import UTCDateTime
 from cartdesk.kit.stemming import LANGUAGES
 
-revision: str = "0009_kb_attachments"
+revision: str = "0010"
 # The lead relinks the chain at merge time (the brief names "0007_fts_automerge_off";
 # this branch's 0007 is called "0007").
-down_revision: str | None = "0007"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
