@@ -104,7 +104,15 @@ def wipe(connection: Connection) -> None:
         for table in tables:
             connection.exec_driver_sql(f'DELETE FROM "{table}"')
         for name in fts:
-            connection.exec_driver_sql(f"INSERT INTO {name}({name}) VALUES ('delete-all')")
+            # 'delete-all' is for external-content indexes; one that keeps its own text
+            # (kb_fts holds stemmed words since migration 0010) is emptied like a table.
+            ddl = connection.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+            ).scalar() or ""
+            if "content=" in ddl.replace(" ", "").lower():
+                connection.exec_driver_sql(f"INSERT INTO {name}({name}) VALUES ('delete-all')")
+            else:
+                connection.exec_driver_sql(f'DELETE FROM "{name}"')
 
 
 # Tables the bulk loader fills; their secondary indexes are built once at the end.
