@@ -29,7 +29,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
     # The knowledge base's FTS5 index holds stemmed words, stemmed per article language by
-    # this function in its triggers (migration 0009): SQLite's own tokenizers stem English only.
+    # this function in its triggers (migration 0010): SQLite's own tokenizers stem English only.
     dbapi_connection.create_function("cartdesk_stem", 2, stem_text, deterministic=True)
 
 

@@ -38,6 +38,12 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
+    if connection.dialect.name == "sqlite":
+        # Migration 0010's kb_fts triggers call cartdesk_stem; a connection handed in by a
+        # caller that did not open it through make_engine() has not registered it yet.
+        from cartdesk.kit.stemming import stem_text
+
+        connection.connection.driver_connection.create_function("cartdesk_stem", 2, stem_text, deterministic=True)
     context.configure(
         connection=connection,
         target_metadata=metadata,

@@ -109,6 +109,10 @@
 
   function runRefresh() {
     if (refresh.running) { refresh.again = true; return; }
+    // An agent's own action (status, assign, reply …) is in flight: its response swaps the
+    // same parts of the page, and two swaps of one part racing can leave it twice. Wait for
+    // it; its commit sends an event that asks for this refresh again anyway.
+    if (document.querySelector(".htmx-request")) { scheduleRefresh(); return; }
     const request = refreshRequest();
     if (!request) return;
     refresh.running = true;
