@@ -400,28 +400,9 @@ def _message_by_external_id(session: Session, *, channel: str, external_id: str)
     return session.scalar(select(Message).where(Message.channel == channel, Message.external_id == external_id))
 
 
-def _append_message(
-    session: Session,
-    *,
-    conversation: Conversation,
-    actor: Actor,
-    direction: Direction,
-    author_type: AuthorType,
-    body: str,
-    delivery_status: DeliveryStatus,
-    html: str | None = None,
-    author_user_id: int | None = None,
-    author_customer_id: int | None = None,
-    external_id: str | None = None,
-    channel: str | None = None,
-    meta: dict[str, Any] | None = None,
-    now: datetime | None = None,
-) -> Message:
-    message = _new_message(
-        session, conversation=conversation, direction=direction, author_type=author_type, body=body,
-        delivery_status=delivery_status, html=html, author_user_id=author_user_id,
-        author_customer_id=author_customer_id, external_id=external_id, channel=channel, meta=meta, now=now,
-    )
+def _append_message(session: Session, *, conversation: Conversation, actor: Actor, **fields: Any) -> Message:
+    """:func:`_new_message` (same keyword arguments), flushed, with its ``message.created`` event."""
+    message = _new_message(session, conversation=conversation, **fields)
     session.flush()
     _message_created(session, message=message, conversation=conversation, actor=actor)
     return message
