@@ -25,6 +25,28 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def postgres_url(suffix: str = "") -> str:
+    """The PostgreSQL test database for this pytest process, created on first use.
+
+    Under pytest-xdist every worker gets a database of its own (``<name>_gw0``…), so
+    workers never drop each other's schema; ``suffix`` names a further private one.
+    """
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    base = make_url(os.environ["CARTDESK_TEST_DATABASE_URL"])
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    name = base.database + (f"_{worker}" if worker else "") + suffix
+    url = base.set(database=name)
+    if name != base.database:
+        admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+    return url.render_as_string(hide_password=False)
+
+
 def _backends() -> list[str]:
     backends = ["sqlite"]
     if os.environ.get("CARTDESK_TEST_DATABASE_URL"):
@@ -49,7 +71,7 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db')}/test.db"
     else:
-        url = os.environ["CARTDESK_TEST_DATABASE_URL"]
+        url = postgres_url()
     db = create_database(url)
     if request.param == "postgres":
         with db.engine.begin() as conn:

@@ -15,31 +15,24 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from cartdesk.cli.main import app
 from cartdesk.config import Settings
 from cartdesk.db.engine import Database, create_database
+from tests.conftest import postgres_url
 
 _BACKENDS = ["sqlite"] + (["postgres"] if os.environ.get("CARTDESK_TEST_DATABASE_URL") else [])
 
 
 def _fresh_postgres(name: str) -> str:
-    base = make_url(os.environ["CARTDESK_TEST_DATABASE_URL"])
-    url = base.set(database=f"{base.database}_cli_{name}")
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": url.database})
-        if not exists:
-            conn.execute(text(f'CREATE DATABASE "{url.database}"'))
-    admin.dispose()
+    url = postgres_url(f"_cli_{name}")
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
-    return url.render_as_string(hide_password=False)
+    return url
 
 
 @dataclass
