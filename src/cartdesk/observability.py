@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from time import perf_counter
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -29,6 +29,7 @@ from cartdesk.conversations.models import Conversation, Status
 from cartdesk.db.engine import Database
 from cartdesk.jobs.models import Job, JobStatus
 from cartdesk.kit.openapi import error_responses
+from cartdesk.kit.routing import Router
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ class Health(BaseModel):
     status: str
 
 
-router = APIRouter(tags=["operations"])
+router = Router(tags=["operations"])
 
 
 @router.get(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from fastapi import APIRouter, Response, status
+from fastapi import Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
@@ -33,8 +33,9 @@ from cartdesk.db.deps import DbSession
 from cartdesk.kit.clock import utcnow
 from cartdesk.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from cartdesk.kit.openapi import error_responses
+from cartdesk.kit.routing import Router
 
-router = APIRouter(prefix="/api/v1", responses=error_responses(401, 403, 422))
+router = Router(prefix="/api/v1", responses=error_responses(401, 403, 422))
 
 
 class MeRead(UserRead):

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import status
 
 from cartdesk.auth.deps import AdminPrincipal, CurrentPrincipal
 from cartdesk.brands import service
 from cartdesk.brands.schemas import BrandCreate, BrandList, BrandRead, BrandUpdate
 from cartdesk.db.deps import DbSession
 from cartdesk.kit.openapi import error_responses
+from cartdesk.kit.routing import Router
 
-router = APIRouter(prefix="/api/v1/brands", tags=["brands"], responses=error_responses(401, 403, 422))
+router = Router(prefix="/api/v1/brands", tags=["brands"], responses=error_responses(401, 403, 422))
 
 
 @router.get("", response_model=BrandList, summary="List brands")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile, status
+from fastapi import Depends, File, Query, UploadFile, status
 from pydantic import BaseModel, Field
 
 from cartdesk.auth.deps import AdminPrincipal, OrdersRead, OrdersWrite
@@ -45,8 +45,9 @@ from cartdesk.customers import service as customers_service
 from cartdesk.db.deps import DbSession
 from cartdesk.kit.errors import Forbidden
 from cartdesk.kit.openapi import error_responses
+from cartdesk.kit.routing import Router
 
-router = APIRouter(prefix="/api/v1", tags=["store"], responses=error_responses(401, 403, 422))
+router = Router(prefix="/api/v1", tags=["store"], responses=error_responses(401, 403, 422))
 Limit = Annotated[int, Query(ge=1, le=100)]
 
 

@@ -12,7 +12,7 @@ import hashlib
 import json
 from typing import Literal
 
-from fastapi import APIRouter, Request, status
+from fastapi import Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from cartdesk.auth.deps import AdminPrincipal
@@ -23,8 +23,9 @@ from cartdesk.db.deps import DbSession
 from cartdesk.jobs import service as jobs_service
 from cartdesk.kit.errors import Unauthorized, ValidationFailed
 from cartdesk.kit.openapi import error_responses
+from cartdesk.kit.routing import Router
 
-router = APIRouter(tags=["store"], responses=error_responses(401, 403, 422))
+router = Router(tags=["store"], responses=error_responses(401, 403, 422))
 
 
 class ConnectionCreate(BaseModel):

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request, status
+from fastapi import Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
@@ -25,9 +25,10 @@ from cartdesk.conversations import attachments
 from cartdesk.db.deps import DbSession
 from cartdesk.kit.errors import AppError, Forbidden, PayloadTooLarge, ValidationFailed
 from cartdesk.kit.openapi import error_responses
+from cartdesk.kit.routing import Router
 from cartdesk.kit.storage import AttachmentStore, Staged, StagingFile, create_store
 
-router = APIRouter(prefix="/api/v1/attachments", tags=["attachments"], responses=error_responses(401, 403, 404, 422))
+router = Router(prefix="/api/v1/attachments", tags=["attachments"], responses=error_responses(401, 403, 404, 422))
 
 # Multipart framing and the part headers around the file: a body longer than the
 # file limit plus this cannot hold an acceptable file.

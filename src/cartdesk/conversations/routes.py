@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from cartdesk.auth.deps import ConversationsRead, ConversationsWrite
 from cartdesk.conversations import queries, service
@@ -31,8 +31,9 @@ from cartdesk.events.schemas import EventRead
 from cartdesk.kit.errors import NotFound, ValidationFailed
 from cartdesk.kit.jsonresp import json_response
 from cartdesk.kit.openapi import error_responses
+from cartdesk.kit.routing import Router
 
-router = APIRouter(
+router = Router(
     prefix="/api/v1/conversations", tags=["conversations"], responses=error_responses(401, 403, 404, 422)
 )
 

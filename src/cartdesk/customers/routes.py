@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import Depends, Query, Response, status
 
 from cartdesk.auth.deps import ConversationsRead, CustomersRead, CustomersWrite
 from cartdesk.auth.schemas import Principal
@@ -23,8 +23,9 @@ from cartdesk.customers.schemas import CustomerCreate, CustomerMerge, CustomerRe
 from cartdesk.db.deps import DbSession
 from cartdesk.kit.errors import Conflict, Forbidden
 from cartdesk.kit.openapi import error_responses
+from cartdesk.kit.routing import Router
 
-router = APIRouter(prefix="/api/v1/customers", tags=["customers"], responses=error_responses(401, 403, 422))
+router = Router(prefix="/api/v1/customers", tags=["customers"], responses=error_responses(401, 403, 422))
 
 
 async def _supervisor_with_write(principal: CustomersWrite) -> Principal:

@@ -102,8 +102,8 @@ def _continues(new: str, old: str) -> bool:
 
 def log_search_after_commit(database: Database, **fields: object) -> None:
     """Search pages are read-only requests; their log row is written in its own short
-    transaction once the request's has finished (queued with ``db.session.on_commit``),
-    as ``auth_service.touch_token`` does. A failure here never fails the search."""
+    transaction once the response has been sent (a background task of the response), so
+    a visitor typing never waits for it. A failure here never fails the search."""
     try:
         with database.transaction() as session:
             log_search(session, **fields)  # type: ignore[arg-type]

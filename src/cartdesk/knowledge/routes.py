@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import Depends, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 
 from cartdesk.auth.deps import current_principal, optional_principal, require_scope
@@ -21,6 +21,7 @@ from cartdesk.db.deps import DbSession
 from cartdesk.kit import throttle
 from cartdesk.kit.errors import PayloadTooLarge
 from cartdesk.kit.openapi import error_responses
+from cartdesk.kit.routing import Router
 from cartdesk.kit.storage import Staged, StagingFile
 from cartdesk.knowledge import activity, files, lookup, service
 from cartdesk.knowledge.models import Article, ArticleStatus
@@ -41,7 +42,7 @@ from cartdesk.knowledge.schemas import (
     check_language,
 )
 
-router = APIRouter(prefix="/api/v1/kb", tags=["knowledge base"], responses=error_responses(401, 403, 404, 422))
+router = Router(prefix="/api/v1/kb", tags=["knowledge base"], responses=error_responses(401, 403, 404, 422))
 
 KbRead = Annotated[Principal, Depends(require_scope("kb:read"))]
 KbWrite = Annotated[Principal, Depends(require_scope("kb:write"))]

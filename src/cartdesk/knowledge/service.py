@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from cartdesk.auth.schemas import Principal
@@ -145,6 +145,36 @@ def list_articles(
     if status is not None:
         stmt = stmt.where(Article.status == status)
     return session.scalars(stmt.order_by(Article.section_id, Article.position, Article.id).limit(limit)).all()
+
+
+def section_counts(session: Session, *, brand_id: int, include_internal: bool = False) -> dict[int, int]:
+    """How many articles a reader may see in each section (one grouped count, not the rows)."""
+    rows = session.execute(
+        select(Article.section_id, func.count()).where(
+            Article.brand_id == brand_id, *visible_articles(include_internal=include_internal),
+        ).group_by(Article.section_id)
+    )
+    return dict(rows.tuples().all())
+
+
+def popular_articles(session: Session, *, brand_id: int, limit: int = 6) -> Sequence[Article]:
+    """The most read published public articles."""
+    return session.scalars(
+        select(Article).where(Article.brand_id == brand_id, *visible_articles(include_internal=False))
+        .order_by(Article.view_count.desc(), Article.id).limit(limit)
+    ).all()
+
+
+def articles_in_sections(session: Session, *, brand_id: int, section_ids: Sequence[int],
+                         limit: int = 10_000) -> Sequence[Article]:
+    """Published public articles of the given sections, in their order."""
+    if not section_ids:
+        return []
+    return session.scalars(
+        select(Article).where(Article.brand_id == brand_id, Article.section_id.in_(section_ids),
+                              *visible_articles(include_internal=False))
+        .order_by(Article.section_id, Article.position, Article.id).limit(limit)
+    ).all()
 
 
 def _check_language_field(language: str, *, field: str) -> None:

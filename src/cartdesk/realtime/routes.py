@@ -36,11 +36,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
-from fastapi import APIRouter, Request, WebSocket
+from fastapi import Request, WebSocket
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from cartdesk.kit.errors import Unauthorized
+from cartdesk.kit.routing import Router
 from cartdesk.realtime.access import Gate, Listener, authenticate
 from cartdesk.realtime.hub import Hub
 from cartdesk.realtime.presence import presence_frame
@@ -48,7 +49,7 @@ from cartdesk.realtime.subscription import Subscription, SubscriptionClosed
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["realtime"])
+router = Router(tags=["realtime"])
 
 SSE_KEEPALIVE_SECONDS = 15.0
 _MAX_FRAME_CHARS = 4096

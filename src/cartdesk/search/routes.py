@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from cartdesk.auth.deps import ConversationsRead
 from cartdesk.db.deps import DbSession
 from cartdesk.kit.openapi import error_responses
+from cartdesk.kit.routing import Router
 from cartdesk.search import service
 from cartdesk.search.schemas import SearchResults
 
-router = APIRouter(prefix="/api/v1/search", tags=["search"], responses=error_responses(401, 403, 422))
+router = Router(prefix="/api/v1/search", tags=["search"], responses=error_responses(401, 403, 422))
 
 
 @router.get("", response_model=SearchResults, summary="Search conversations, messages and customers")

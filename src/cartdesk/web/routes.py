@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
+from cartdesk.kit.routing import Router
 from cartdesk.web.agent import (
     auth,
     chat,
@@ -28,7 +27,7 @@ from cartdesk.web.portal import conversations as portal_conversations
 from cartdesk.web.portal import routes as portal
 from cartdesk.web.widget import routes as widget
 
-router = APIRouter(include_in_schema=False)
+router = Router(include_in_schema=False)
 router.include_router(portal.router)
 router.include_router(portal_conversations.router)
 for module in (auth, inbox, conversations, customers, chat, chat_settings, store, order_actions, shops, mailboxes, mail_original,

@@ -13,7 +13,7 @@ import time
 from collections import deque
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request, status
+from fastapi import Depends, FastAPI, Request, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,12 +32,13 @@ from cartdesk.db.deps import DbSession
 from cartdesk.db.engine import Database
 from cartdesk.kit.errors import NotFound, RateLimited, ValidationFailed
 from cartdesk.kit.openapi import error_responses
+from cartdesk.kit.routing import Router
 
 # Short, CPU-bound database work runs on the event loop (async def), as the conversation
 # API does (docs/architecture.md): sync routes would hand each request to the thread pool.
-router = APIRouter(prefix="/widget/api", tags=["chat widget"], responses=error_responses(401, 422))
-admin = APIRouter(prefix="/api/v1/brands", tags=["chat widget"], responses=error_responses(401, 403, 404, 422))
-agents = APIRouter(prefix="/api/v1/chat", tags=["chat"], responses=error_responses(401, 403, 404, 422))
+router = Router(prefix="/widget/api", tags=["chat widget"], responses=error_responses(401, 422))
+admin = Router(prefix="/api/v1/brands", tags=["chat widget"], responses=error_responses(401, 403, 404, 422))
+agents = Router(prefix="/api/v1/chat", tags=["chat"], responses=error_responses(401, 403, 404, 422))
 
 
 def _bearer(request: Request) -> str | None:

@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 
-from fastapi import APIRouter, Request, status
+from fastapi import Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
@@ -27,8 +27,9 @@ from cartdesk.db.deps import DbSession
 from cartdesk.db.session import on_commit
 from cartdesk.kit.errors import NotFound, PayloadTooLarge, ValidationFailed
 from cartdesk.kit.openapi import error_responses
+from cartdesk.kit.routing import Router
 
-router = APIRouter(prefix="/api/v1/channels/email", tags=["email"], responses=error_responses(401, 403, 422))
+router = Router(prefix="/api/v1/channels/email", tags=["email"], responses=error_responses(401, 403, 422))
 
 
 async def _raw_mime(request: Request, max_bytes: int) -> bytes:

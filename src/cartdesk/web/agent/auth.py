@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from cartdesk.auth import service as auth_service
 from cartdesk.auth.deps import SESSION_USER_KEY, SESSION_VERSION_KEY, optional_principal
 from cartdesk.auth.schemas import Principal
 from cartdesk.db.deps import DbSession
+from cartdesk.kit.routing import Router
 from cartdesk.web.security import flash, rotate_csrf_token, safe_next, tokens_match
 from cartdesk.web.templating import render
 
-router = APIRouter()
+router = Router()
 
 
 def _login_page(request: Request, *, email: str = "", next_url: str = "/", error: str | None = None,

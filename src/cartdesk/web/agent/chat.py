@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
@@ -20,10 +20,11 @@ from cartdesk.channels.chat import service as chat_service
 from cartdesk.conversations.models import Conversation
 from cartdesk.db.deps import DbSession
 from cartdesk.kit.errors import ValidationFailed
+from cartdesk.kit.routing import Router
 from cartdesk.web.deps import AgentPrincipal
 from cartdesk.web.templating import render
 
-router = APIRouter(prefix="/chat")
+router = Router(prefix="/chat")
 
 LABELS = {"online": "Online", "away": "Away", "offline": "Offline"}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -23,12 +23,13 @@ from cartdesk.channels.chat import service as chat_service
 from cartdesk.channels.chat.schemas import MAX_CHATS_PER_AGENT, WEEKDAYS, WidgetSettingsUpdate
 from cartdesk.db.deps import DbSession
 from cartdesk.kit.errors import Forbidden, NotFound
+from cartdesk.kit.routing import Router
 from cartdesk.web.agent.common import sidebar
 from cartdesk.web.agent.conversations import INLINE_HEADER
 from cartdesk.web.deps import AgentPrincipal
 from cartdesk.web.templating import render
 
-router = APIRouter(prefix="/settings/chat")
+router = Router(prefix="/settings/chat")
 DAY_LABELS = dict(zip(WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
                       strict=True))
 FRIENDLY = {"color": "Use a hex colour like #4f46e5.", "position": "Pick left or right.",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from cartdesk.conversations.schemas import ConversationFilters, ConversationUpda
 from cartdesk.db.deps import DbSession
 from cartdesk.events import service as events_service
 from cartdesk.kit.errors import AppError, NotFound, ValidationFailed
+from cartdesk.kit.routing import Router
 from cartdesk.web.agent import activity
 from cartdesk.web.agent import chat as chat_web
 from cartdesk.web.agent.common import int_or_none, priority_or_none, sidebar
@@ -33,7 +34,7 @@ from cartdesk.web.deps import AgentPrincipal
 from cartdesk.web.security import flash
 from cartdesk.web.templating import PRIORITY_LABELS, STATUS_LABELS, is_htmx, render
 
-router = APIRouter(prefix="/conversations")
+router = Router(prefix="/conversations")
 
 # Header so that app.js swaps an inline error into place instead of raising a toast.
 INLINE_HEADER = "X-Cartdesk-Inline"

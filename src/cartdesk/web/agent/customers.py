@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
 from cartdesk.conversations import service as conversations_service
 from cartdesk.conversations.schemas import ConversationFilters
 from cartdesk.customers import service as customers_service
 from cartdesk.db.deps import DbSession
+from cartdesk.kit.routing import Router
 from cartdesk.web.agent.common import sidebar
 from cartdesk.web.agent.store import panel as store_panel
 from cartdesk.web.deps import AgentPrincipal
 from cartdesk.web.templating import render
 
-router = APIRouter(prefix="/customers")
+router = Router(prefix="/customers")
 PAGE_SIZE = 30
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from cartdesk.auth import service as auth_service
@@ -19,6 +19,7 @@ from cartdesk.channels.chat import service as chat_service
 from cartdesk.conversations import service as conversations_service
 from cartdesk.conversations.schemas import ConversationFilters
 from cartdesk.db.deps import DbSession
+from cartdesk.kit.routing import Router
 from cartdesk.web.agent import search as web_search
 from cartdesk.web.agent.common import (
     CHANNELS,
@@ -32,7 +33,7 @@ from cartdesk.web.agent.common import (
 from cartdesk.web.deps import AgentPrincipal
 from cartdesk.web.templating import CHANNEL_LABELS, PRIORITY_LABELS, render
 
-router = APIRouter()
+router = Router()
 PAGE_SIZE = 25
 
 

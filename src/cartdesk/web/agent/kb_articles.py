@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import Depends, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from markupsafe import Markup
@@ -24,6 +24,7 @@ from cartdesk.brands import service as brands_service
 from cartdesk.conversations.attachment_routes import _disposition, attachment_store
 from cartdesk.db.deps import DbSession
 from cartdesk.kit.errors import AppError
+from cartdesk.kit.routing import Router
 from cartdesk.kit.storage import Staged, StagingFile
 from cartdesk.knowledge import content, files, images, lookup, structure
 from cartdesk.knowledge import service as kb_service
@@ -34,7 +35,7 @@ from cartdesk.web.deps import AgentPrincipal
 from cartdesk.web.security import flash
 from cartdesk.web.templating import render
 
-router = APIRouter(prefix="/kb/articles")
+router = Router(prefix="/kb/articles")
 
 # Offered in the editor's language picker besides the languages an article already has.
 COMMON_LANGUAGES = ("de", "en", "es", "fr", "it", "nl", "pt")

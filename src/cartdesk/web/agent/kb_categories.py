@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from cartdesk.brands import service as brands_service
 from cartdesk.db.deps import DbSession
 from cartdesk.kit.errors import AppError
+from cartdesk.kit.routing import Router
 from cartdesk.knowledge import service as kb_service
 from cartdesk.knowledge import structure
 from cartdesk.knowledge.models import Article
@@ -25,7 +26,7 @@ from cartdesk.web.deps import AgentPrincipal
 from cartdesk.web.security import flash
 from cartdesk.web.templating import render
 
-router = APIRouter(prefix="/kb/categories")
+router = Router(prefix="/kb/categories")
 
 
 @router.get("")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from cartdesk.brands import service as brands_service
@@ -13,13 +13,14 @@ from cartdesk.conversations import service as conversations_service
 from cartdesk.db.deps import DbSession
 from cartdesk.kit.clock import utcnow
 from cartdesk.kit.errors import Forbidden
+from cartdesk.kit.routing import Router
 from cartdesk.knowledge import insights, lookup
 from cartdesk.knowledge import service as kb_service
 from cartdesk.web.agent.common import sidebar
 from cartdesk.web.deps import AgentPrincipal
 from cartdesk.web.templating import render
 
-router = APIRouter(prefix="/kb")
+router = Router(prefix="/kb")
 
 
 @router.get("/assist/{conversation_id}")

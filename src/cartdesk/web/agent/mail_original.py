@@ -3,15 +3,16 @@ sandboxed iframe, or opened in a tab."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from cartdesk.channels.email.original import original_html
 from cartdesk.conversations.attachment_routes import attachment_store
 from cartdesk.db.deps import DbSession
+from cartdesk.kit.routing import Router
 from cartdesk.web.deps import AgentPrincipal
 
-router = APIRouter(prefix="/mail")
+router = Router(prefix="/mail")
 
 # Belt and braces over the sanitiser: no scripts, no forms, no plugins, and no remote loads
 # at all (tracking pixels would tell the sender when an agent opened the mail); our own

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -18,12 +18,13 @@ from cartdesk.channels.email.schemas import MailboxCreate, MailboxUpdate
 from cartdesk.db.deps import DbSession
 from cartdesk.db.session import on_commit
 from cartdesk.kit.errors import AppError, Forbidden
+from cartdesk.kit.routing import Router
 from cartdesk.web.agent.common import sidebar
 from cartdesk.web.deps import AgentPrincipal
 from cartdesk.web.security import flash
 from cartdesk.web.templating import render
 
-router = APIRouter(prefix="/settings")
+router = Router(prefix="/settings")
 _TEXT = ("name", "address", "from_name", "signature", "inbound_address", "imap_host", "imap_username", "imap_password",
          "imap_folder", "imap_done_folder", "smtp_host", "smtp_username", "smtp_password")
 _INTS = ("imap_port", "smtp_port", "order_window_days", "max_per_sender_per_hour")

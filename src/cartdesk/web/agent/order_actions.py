@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -24,11 +24,12 @@ from cartdesk.customers import service as customers_service
 from cartdesk.db.deps import DbSession
 from cartdesk.kit.errors import AppError, Forbidden, NotFound, ValidationFailed
 from cartdesk.kit.money import format_money, parse_amount
+from cartdesk.kit.routing import Router
 from cartdesk.web.agent.conversations import _act
 from cartdesk.web.deps import AgentPrincipal
 from cartdesk.web.security import flash
 
-router = APIRouter()
+router = Router()
 Form = dict[str, str]
 Action = Callable[[Session, Principal, Order, Form, int | None], str]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -19,13 +19,14 @@ from cartdesk.commerce.models import StoreConnection
 from cartdesk.db.deps import DbSession
 from cartdesk.kit.clock import utcnow
 from cartdesk.kit.errors import AppError, Forbidden
+from cartdesk.kit.routing import Router
 from cartdesk.web.agent.common import sidebar
 from cartdesk.web.agent.conversations import INLINE_HEADER
 from cartdesk.web.deps import AgentPrincipal
 from cartdesk.web.security import flash
 from cartdesk.web.templating import is_htmx, render
 
-router = APIRouter()
+router = Router()
 
 
 def _admin(principal: Any) -> None:

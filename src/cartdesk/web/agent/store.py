@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,12 +19,13 @@ from cartdesk.commerce.policy import REASONS
 from cartdesk.db.deps import DbSession
 from cartdesk.kit.errors import AppError, Forbidden
 from cartdesk.kit.money import format_money, parse_amount
+from cartdesk.kit.routing import Router
 from cartdesk.web.agent.common import sidebar
 from cartdesk.web.deps import AgentPrincipal
 from cartdesk.web.security import flash
 from cartdesk.web.templating import is_htmx, render
 
-router = APIRouter()
+router = Router()
 
 
 def panel(session: Session, *, customer_id: int, limit: int = 5) -> dict[str, Any]:

@@ -5,22 +5,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from starlette.background import BackgroundTask
 
 from cartdesk.conversations import service as conversations_service
 from cartdesk.conversations.schemas import ConversationCreate
 from cartdesk.db.deps import DbSession
-from cartdesk.db.session import on_commit
 from cartdesk.events.schemas import Actor
 from cartdesk.kit import throttle
 from cartdesk.kit.errors import NotFound
+from cartdesk.kit.routing import Router
 from cartdesk.knowledge import activity, lookup
 from cartdesk.knowledge import service as kb_service
 from cartdesk.web.helpcenter.common import brand_or_404, check_language, render, visitor_id
 
-router = APIRouter()
+router = Router()
 
 # The contact form's own channel: replies go out by the brand's email once connected.
 CHANNEL = "web"
@@ -41,12 +42,12 @@ def suggestions(request: Request, brand_slug: str, lang: str, session: DbSession
     check_language(lang)
     text = f"{subject} {body}".strip()[:500]
     results = lookup.search_articles(session, brand=brand, q=text + " ", language=lang, limit=3) if text else None
-    if results is not None and results.hits:
-        database, visitor = request.app.state.db, visitor_id(request)
-        fields = {"brand_id": brand.id, "query": text[:300], "language": lang, "visitor": visitor,
+    response = render(request, "helpcenter/_suggestions.html", brand, lang, {"results": results, "text": text})
+    if results is not None and results.hits:  # logged after the response is sent, as the search page does
+        fields = {"brand_id": brand.id, "query": text[:300], "language": lang, "visitor": visitor_id(request),
                   "source": "contact", "result_count": len(results.hits)}
-        on_commit(session, lambda: activity.log_search_after_commit(database, **fields))
-    return render(request, "helpcenter/_suggestions.html", brand, lang, {"results": results, "text": text})
+        response.background = BackgroundTask(activity.log_search_after_commit, request.app.state.db, **fields)
+    return response
 
 
 @router.post("/hc/{brand_slug}/{lang}/contact/resolved")

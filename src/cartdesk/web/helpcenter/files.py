@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from cartdesk.conversations.attachment_routes import _disposition, attachment_store
 from cartdesk.db.deps import DbSession
+from cartdesk.kit.routing import Router
 from cartdesk.knowledge import files
 from cartdesk.web.helpcenter.common import brand_or_404
 
-router = APIRouter()
+router = Router()
 
 
 @router.get("/hc/{brand_slug}/files/{file_id}/{filename}")

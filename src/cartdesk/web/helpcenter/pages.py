@@ -11,22 +11,23 @@ from collections import defaultdict
 from typing import Annotated
 from xml.sax.saxutils import escape
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
+from starlette.background import BackgroundTask
 
 from cartdesk.brands import service as brands_service
 from cartdesk.db.deps import DbSession
-from cartdesk.db.session import on_commit
 from cartdesk.kit import throttle
 from cartdesk.kit.errors import NotFound
+from cartdesk.kit.routing import Router
 from cartdesk.knowledge import activity, files, lookup
 from cartdesk.knowledge import service as kb_service
 from cartdesk.knowledge.models import Article, ArticleStatus, Category, Feedback, Visibility
 from cartdesk.knowledge.schemas import FeedbackIn
 from cartdesk.web.helpcenter.common import brand_or_404, check_language, languages, render, visitor_id
 
-router = APIRouter()
+router = Router()
 
 
 @router.get("/help")
@@ -64,25 +65,27 @@ def sitemap(request: Request, brand_slug: str, session: DbSession) -> Response:
     return Response(body, media_type="application/xml")
 
 
-def _public_articles(session: DbSession, brand_id: int) -> list[Article]:
-    return list(kb_service.list_articles(session, brand_id=brand_id, limit=10_000))
-
-
-def _tree(session: DbSession, brand_id: int, language: str) -> list[dict]:  # type: ignore[type-arg]
-    """Categories with their sections, each with its published public articles."""
+def _tree(session: DbSession, brand_id: int, language: str, *, only: str | None = None) -> list[dict]:  # type: ignore[type-arg]
+    """Categories with their sections and how many published public articles each holds
+    (one grouped count: the home page of a 5,000-article help center reads no article
+    rows); with ``only`` (a category's slug) that category alone, its sections' articles
+    loaded."""
     categories = kb_service.list_categories(session, brand_id=brand_id)
-    by_section: dict[int, list[Article]] = defaultdict(list)
-    for article in _public_articles(session, brand_id):
-        by_section[article.section_id].append(article)
+    counts = kb_service.section_counts(session, brand_id=brand_id)
     tree = []
-    for top in (c for c in categories if c.parent_id is None):
+    for top in (c for c in categories if c.parent_id is None and (only is None or c.slug == only)):
         sections = [c for c in categories if c.parent_id == top.id]
+        by_section: dict[int, list[Article]] = defaultdict(list)
+        if only is not None:
+            for article in kb_service.articles_in_sections(session, brand_id=brand_id,
+                                                           section_ids=[s.id for s in sections]):
+                by_section[article.section_id].append(article)
         name, description = kb_service.category_name(top, language)
         tree.append({
             "category": top, "name": name, "description": description,
             "sections": [{"section": s, "name": kb_service.category_name(s, language)[0],
                           "articles": by_section.get(s.id, [])} for s in sections],
-            "count": sum(len(by_section.get(s.id, [])) for s in [top, *sections]),
+            "count": sum(counts.get(s.id, 0) for s in [top, *sections]),
         })
     return [t for t in tree if t["count"]]
 
@@ -92,8 +95,8 @@ def home(request: Request, brand_slug: str, lang: str, session: DbSession) -> Re
     brand = brand_or_404(session, brand_slug)
     check_language(lang)
     tree = _tree(session, brand.id, lang)
-    popular = sorted(_public_articles(session, brand.id), key=lambda a: (-a.view_count, a.id))[:6]
-    ids = [a.id for a in popular] + [a.id for t in tree for s in t["sections"] for a in s["articles"]]
+    popular = kb_service.popular_articles(session, brand_id=brand.id, limit=6)
+    ids = [a.id for a in popular]
     return render(request, "helpcenter/home.html", brand, lang, {
         "tree": tree, "popular": popular, "titles": kb_service.titles(session, article_ids=ids, language=lang),
         "languages": languages(session, brand),
@@ -104,7 +107,7 @@ def home(request: Request, brand_slug: str, lang: str, session: DbSession) -> Re
 def category(request: Request, brand_slug: str, lang: str, slug: str, session: DbSession) -> Response:
     brand = brand_or_404(session, brand_slug)
     check_language(lang)
-    entry = next((t for t in _tree(session, brand.id, lang) if t["category"].slug == slug), None)
+    entry = next(iter(_tree(session, brand.id, lang, only=slug)), None)
     if entry is None:
         raise NotFound("This category does not exist.")
     ids = [a.id for s in entry["sections"] for a in s["articles"]]
@@ -143,13 +146,15 @@ def search_page(request: Request, brand_slug: str, lang: str, session: DbSession
     check_language(lang)
     q = q[:300]
     results = lookup.search_articles(session, brand=brand, q=q, language=lang, limit=10)
+    response = render(request, "helpcenter/search.html", brand, lang, {"results": results, "q": q,
+                                                                          "instant": view == "instant"})
     if results.query.strip():
-        database, visitor = request.app.state.db, visitor_id(request)
-        fields = {"brand_id": brand.id, "query": q.strip(), "language": lang, "visitor": visitor,
+        # The log row is written in its own short transaction after the response has been
+        # sent: the visitor typing does not wait for it (a failure is logged, never shown).
+        fields = {"brand_id": brand.id, "query": q.strip(), "language": lang, "visitor": visitor_id(request),
                   "source": "contact" if source == "contact" else "helpcenter", "result_count": len(results.hits)}
-        on_commit(session, lambda: activity.log_search_after_commit(database, **fields))
-    return render(request, "helpcenter/search.html", brand, lang, {"results": results, "q": q,
-                                                                      "instant": view == "instant"})
+        response.background = BackgroundTask(activity.log_search_after_commit, request.app.state.db, **fields)
+    return response
 
 
 def _public_article_or_404(session: DbSession, brand_slug: str, slug: str) -> Article:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -21,10 +21,11 @@ from cartdesk.customers import service as customers_service
 from cartdesk.db.deps import DbSession
 from cartdesk.events.schemas import Actor
 from cartdesk.kit.errors import NotFound
+from cartdesk.kit.routing import Router
 from cartdesk.web.portal.routes import _brand, _ctx, _expired, _order
 from cartdesk.web.templating import render
 
-router = APIRouter(prefix="/portal")
+router = Router(prefix="/portal")
 
 
 def _conversation(session: Session, *, brand_id: int, customer_id: int | None, conversation_id: int) -> Conversation:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -26,10 +26,11 @@ from cartdesk.db.deps import DbSession
 from cartdesk.events.schemas import Actor
 from cartdesk.kit.errors import AppError, NotFound
 from cartdesk.kit.money import format_money
+from cartdesk.kit.routing import Router
 from cartdesk.web.security import LoginThrottle
 from cartdesk.web.templating import render
 
-router = APIRouter(prefix="/portal")
+router = Router(prefix="/portal")
 # Failed lookups: 5 per order number, 20 per address, in 15 minutes; then a wait.
 _throttle = LoginThrottle(max_failures=5, max_failures_per_ip=20, window=900.0)
 

@@ -6,14 +6,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from cartdesk.brands import service as brands_service
 from cartdesk.db.deps import DbSession
+from cartdesk.kit.routing import Router
 from cartdesk.web.templating import STATIC_DIR
 
-router = APIRouter()
+router = Router()
 WIDGET_JS = STATIC_DIR / "widget" / "widget.js"
 
 PRODUCTS = (
