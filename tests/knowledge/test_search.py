@@ -148,3 +148,28 @@ def test_everyday_words_rank_but_do_not_pick_candidates(session: Session, brand:
     only_everyday = search.mark_common(search.parse("order "), vocab, language="en")
     assert search.tsquery(only_everyday, selective=True) == "'order'"  # nothing rarer: it picks
     assert ids(session, brand, "parcel order ")[0] == corpus["track"]
+
+
+def test_the_cached_vocabulary_sees_an_article_saved_in_this_process_at_once(
+    session: Session, writer: Principal, section: Category, brand: Brand, corpus: dict[str, int],
+) -> None:
+    """The stamp is re-read only every STAMP_TTL seconds; an article flushed here drops the cache."""
+    before = search.vocabulary(session, brand_id=brand.id, include_internal=False)
+    assert "zeppelin" not in before.counts
+    assert search.vocabulary(session, brand_id=brand.id, include_internal=False) is before  # cached
+    make_article(session, writer=writer, section=section, title="Zeppelin deliveries",
+                 body="Orders to the airship hangar travel by zeppelin.", tags=[])
+    after = search.vocabulary(session, brand_id=brand.id, include_internal=False)
+    assert after is not before and after.docs == before.docs + 1 and "zeppelin" in after.counts
+    # a typo of the new word is expanded to it straight away
+    assert search.expand_typos(search.parse("zepelin "), after).expansions == ("zeppelin",)
+
+
+def test_sqlite_ranks_the_top_matches_before_filtering_and_asks_again_when_too_few_pass(
+    session: Session, brand: Brand, corpus: dict[str, int], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a top of 1 (of the whole index), a page cannot fill from it: the full query answers.
+    (PostgreSQL has no such step; there the same results simply hold.)"""
+    full = ids(session, brand, "parcel delivery ")
+    monkeypatch.setattr(search, "SQLITE_TOP", 1)
+    assert ids(session, brand, "parcel delivery ") == full and len(full) >= 3
