@@ -10,7 +10,7 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from cartdesk.db.base import Base, TimestampMixin
@@ -62,6 +62,12 @@ class DeliveryStatus(enum.StrEnum):
     not_applicable = "n/a"  # notes and system messages
 
 
+# Written as literal SQL in both the index and the queries that use it: a partial index
+# serves a query only when the planner can see the query implies the index's condition,
+# which it cannot through bound parameters.
+CHAT_QUEUE_WHERE = "assignee_id IS NULL AND status IN ('new', 'open') AND merged_into_id IS NULL"
+
+
 class Conversation(TimestampMixin, Base):
     """One case. ``last_activity_at`` orders the inbox; ``first_response_at``,
     ``solved_at`` and ``reopened_count`` are kept by the service for KPIs.
@@ -77,6 +83,10 @@ class Conversation(TimestampMixin, Base):
         Index("ix_conversations_customer", "customer_id", "last_activity_at"),
         Index("ix_conversations_channel_activity", "channel", "last_activity_at", "id"),
         Index("ix_conversations_activity", "last_activity_at", "id"),
+        # Unowned active conversations by channel, oldest first: the chat queue (channels/chat/
+        # routing.py). Partial, so it holds only those, not the whole inbox (migration 0012).
+        Index("ix_conversations_chat_queue", "channel", "id",
+              sqlite_where=text(CHAT_QUEUE_WHERE), postgresql_where=text(CHAT_QUEUE_WHERE)),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

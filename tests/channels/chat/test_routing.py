@@ -8,7 +8,7 @@ import itertools
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from cartdesk.auth import service as auth_service
@@ -151,3 +151,18 @@ def test_a_chat_reopened_by_the_visitor_is_routed_again(session: Session, shop: 
     visitor = chat_service.visitor_for_conversation(session, conversation_id=chat.id)
     chat_service.post_message(session, visitor=visitor, client_id="back", body="One more thing")  # type: ignore[arg-type]
     assert (chat.status, chat.assignee_id) == (Status.open, ana.id)
+
+
+def test_the_queue_is_read_through_its_partial_index(session: Session, backend: str) -> None:
+    """The queue's condition is literal SQL so the planner can match ix_conversations_chat_queue
+    (a bound status list would hide it); otherwise every unassigned email is scanned."""
+    stmt = select(Conversation.id).where(routing._QUEUED, Conversation.channel == chat_service.CHANNEL) \
+        .order_by(Conversation.id).limit(20)
+    if backend == "sqlite":
+        compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+        plan = " ".join(row[-1] for row in session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")))
+    else:
+        session.execute(text("SET LOCAL enable_seqscan = off"))  # a tiny test table would be scanned anyway
+        compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+        plan = " ".join(row[0] for row in session.execute(text(f"EXPLAIN {compiled}")))
+    assert "ix_conversations_chat_queue" in plan, plan

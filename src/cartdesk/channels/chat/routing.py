@@ -30,11 +30,14 @@ from sqlalchemy.orm import Session
 from cartdesk.auth.models import User
 from cartdesk.channels.chat import service as chat_service
 from cartdesk.channels.chat.models import ChatWidgetSettings
-from cartdesk.conversations.models import Conversation, Status
+from cartdesk.conversations.models import CHAT_QUEUE_WHERE, Conversation, Status
 from cartdesk.events import service as events_service
 from cartdesk.events.schemas import Actor
 
 ACTIVE = (Status.new, Status.open)
+# Unowned and ACTIVE, as the literal condition of the partial index ix_conversations_chat_queue.
+# (Columns named with their table: the loaded conversation joins others having the same names.)
+_QUEUED = text(" AND ".join(f"conversations.{term}" for term in CHAT_QUEUE_WHERE.split(" AND ")))
 # Why a chat waits; "routing_off" is not one: the brand assigns chats by hand.
 QUEUED_REASONS = frozenset({"nobody_online", "all_at_capacity"})
 ROUTER = Actor(type="system", id=None, name="Chat routing")
@@ -132,9 +135,7 @@ def queued(session: Session, *, conversation: Conversation, reason: str) -> None
 
 def queue(session: Session, *, brand_id: int | None = None, limit: int = DRAIN_BATCH) -> Sequence[Conversation]:
     """Unowned active chats, oldest first."""
-    stmt = select(Conversation).where(
-        Conversation.assignee_id.is_(None), Conversation.status.in_(ACTIVE),
-        Conversation.channel == chat_service.CHANNEL, Conversation.merged_into_id.is_(None))
+    stmt = select(Conversation).where(_QUEUED, Conversation.channel == chat_service.CHANNEL)
     if brand_id is not None:
         stmt = stmt.where(Conversation.brand_id == brand_id)
     return session.scalars(stmt.order_by(Conversation.id).limit(limit)).all()
@@ -158,9 +159,7 @@ def drain(session: Session, *, brand_id: int | None = None, now: datetime | None
 
 def queued_brands(session: Session, *, brand_ids: Iterable[int] | None = None) -> set[int]:
     """Brands with at least one chat waiting (of ``brand_ids``, or of all)."""
-    stmt = select(Conversation.brand_id).where(
-        Conversation.assignee_id.is_(None), Conversation.status.in_(ACTIVE),
-        Conversation.channel == chat_service.CHANNEL, Conversation.merged_into_id.is_(None)).distinct()
+    stmt = select(Conversation.brand_id).where(_QUEUED, Conversation.channel == chat_service.CHANNEL).distinct()
     if brand_ids is not None:
         stmt = stmt.where(Conversation.brand_id.in_(list(brand_ids)))
     return set(session.scalars(stmt))
