@@ -154,7 +154,7 @@ def section_counts(session: Session, *, brand_id: int, include_internal: bool = 
             Article.brand_id == brand_id, *visible_articles(include_internal=include_internal),
         ).group_by(Article.section_id)
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())  # type: ignore[arg-type]
 
 
 def popular_articles(session: Session, *, brand_id: int, limit: int = 6) -> Sequence[Article]:
