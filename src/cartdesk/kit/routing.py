@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from starlette.routing import BaseRoute, Match, Mount, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
 try:  # where FastAPI keeps an included router (0.16x); older versions flatten instead
@@ -57,17 +57,12 @@ class Router(APIRouter):
 
 
 def _route_starts(route: BaseRoute, *, prefix: str) -> set[str]:
+    """The fixed starts of one route's paths; ``{""}`` for a route whose path is unknown."""
     if _IncludedRouter is not None and isinstance(route, _IncludedRouter):
         inner = prefix + (route.include_context.prefix or "")
         router = route.original_router
-        if isinstance(router, Router) and not route.include_context.prefix:
-            return {inner + s for s in router.path_starts()} if prefix else set(router.path_starts())
-        found: set[str] = set()
-        for child in router.routes:
-            found.update(_route_starts(child, prefix=inner))
-        return found
-    if isinstance(route, Route | WebSocketRoute | Mount) or hasattr(route, "path"):
-        path = getattr(route, "path", None)
-        if isinstance(path, str):
-            return {_fixed_start(prefix + path)}
-    return {""}
+        if isinstance(router, Router):
+            return {inner + start for start in router.path_starts()}
+        return {start for child in router.routes for start in _route_starts(child, prefix=inner)} or {""}
+    path = getattr(route, "path", None)
+    return {_fixed_start(prefix + path)} if isinstance(path, str) else {""}
