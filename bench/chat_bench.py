@@ -12,8 +12,8 @@ over the widget API and WebSocket, one agent over the REST API and /realtime/ws.
   idle connection.
 - agent → widget: replies posted with POST /api/v1/conversations/{id}/messages at
   --rate per second, spread over --conversations chats; latency is from sending the
-  request to the widget receiving the message frame (the reply goes through the
-  delivery job and the chat adapter, as in production).
+  request to the widget receiving the message frame (the chat adapter delivers it to
+  the connected widget in the reply's own transaction, as in production).
 - widget → agent: message frames sent by the widgets at --rate; latency is from the
   frame leaving to the agent's /realtime/ws receiving its message.created event.
 

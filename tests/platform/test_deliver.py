@@ -137,8 +137,27 @@ def test_unknown_channel_fails_the_message_with_a_clear_reason(session: Session,
     assert "No channel adapter is registered for 'carrier-pigeon'" in (failed.delivery_error or "")
 
 
-def test_api_channel_marks_replies_sent(session: Session, runner: JobRunner) -> None:
+def test_api_channel_marks_replies_sent_in_the_replys_transaction(session: Session, runner: JobRunner) -> None:
+    # Nothing leaves the process, so the adapter sends in the transaction that saves the
+    # reply: no delivery job, and the delivery event is in the same commit.
     message = _reply(session, make_conversation(session, channel="api"))
-    assert runner.run_pending() == 1
     sent = _reload(session, message)
     assert sent.delivery_status == DeliveryStatus.sent and sent.external_id is None
+    assert session.scalars(select(Job).where(Job.name == "messages.deliver")).all() == []
+    [event] = _delivery_events(session, message)
+    assert event["delivery_status"] == {"before": "queued", "after": "sent"}
+    assert runner.run_pending() == 0
+
+
+def test_an_api_reply_that_rolls_back_leaves_no_message_and_no_event(session: Session) -> None:
+    conversation = make_conversation(session, channel="api")
+    session.commit()
+    agent = principal(make_user(session))
+    session.commit()
+    message = conversations_service.add_message(
+        session, principal=agent, conversation=conversation, message_in=MessageCreate(kind="reply", body="Undone")
+    )
+    message_id = message.id
+    session.rollback()
+    assert session.get(Message, message_id) is None
+    assert session.scalars(select(Event).where(Event.subject_type == "message", Event.subject_id == message_id)).all() == []

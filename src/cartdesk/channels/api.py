@@ -36,6 +36,10 @@ class ApiAdapter:
     def send(self, session: Session, *, message: Message, conversation: Conversation) -> SendResult:
         return SendResult(external_id=None, status=DeliveryStatus.sent)
 
+    def send_in_transaction(self, session: Session, *, message: Message, conversation: Conversation) -> SendResult:
+        # Nothing leaves the process, so the reply is sent when it is saved.
+        return self.send(session, message=message, conversation=conversation)
+
     def parse_inbound(
         self, payload: bytes | str | Mapping[str, Any], *, headers: Mapping[str, str] | None = None
     ) -> Sequence[InboundMessage]:

@@ -2,7 +2,8 @@
 
 Conversation code never asks which channel it serves. Outbound, the
 ``messages.deliver`` job finds the adapter by the message's channel name and calls
-:meth:`ChannelAdapter.send`. Inbound, an adapter turns a provider's payload (a raw
+:meth:`ChannelAdapter.send`; an adapter whose send is only a database write may also
+offer :meth:`DeliversInTransaction.send_in_transaction`, which spares the job. Inbound, an adapter turns a provider's payload (a raw
 email, a webhook body) into :class:`InboundMessage` values, which one shared flow
 files into conversations.
 """
@@ -111,6 +112,23 @@ class ChannelAdapter(Protocol):
     def parse_inbound(
         self, payload: bytes | str | Mapping[str, Any], *, headers: Mapping[str, str] | None = None
     ) -> Sequence[InboundMessage]: ...
+
+
+@runtime_checkable
+class DeliversInTransaction(Protocol):
+    """An adapter whose sending, in some cases, is only a database write (the API channel
+    marks a reply sent; chat adds it to a connected visitor's log).
+
+    ``send_in_transaction`` runs in the transaction that saves the message, so the reply
+    and its delivery commit together and no ``messages.deliver`` job is needed. It
+    returns ``None`` whenever sending would leave the process (an email, a provider
+    call): those always go through the durable job, after commit. It must not raise
+    for a provider's sake, since no provider is called.
+    """
+
+    def send_in_transaction(
+        self, session: Session, *, message: Message, conversation: Conversation
+    ) -> SendResult | None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from cartdesk.auth import service as auth_service
 from cartdesk.auth.models import Role
 from cartdesk.auth.schemas import Principal
 from cartdesk.brands import service as brands_service
+from cartdesk.conversations import tasks as delivery
 from cartdesk.conversations.models import (
     OPEN_STATUSES,
     AuthorType,
@@ -42,7 +43,6 @@ from cartdesk.customers.models import Customer, IdentityKind
 from cartdesk.customers.schemas import CustomerCreate
 from cartdesk.events import service as events_service
 from cartdesk.events.schemas import SYSTEM, Actor
-from cartdesk.jobs import service as jobs_service
 from cartdesk.kit.clock import utcnow
 from cartdesk.kit.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from cartdesk.kit.html import html_to_text, sanitize_html, text_to_html
@@ -512,9 +512,9 @@ def add_message(
         target = message_in.status or (Status.pending if conversation.status in (Status.new, Status.open) else None)
         if target is not None and target != conversation.status:
             _change_status(session, actor=principal.actor, conversation=conversation, status=target)
-        # Sending leaves through a durable job, after commit. No dedupe key: the message
-        # is new, so the job is too, and the handler is idempotent on the message id.
-        jobs_service.enqueue(session, "messages.deliver", {"message_id": message.id})
+        # Sending leaves through a durable job, after commit (or, where it is only a
+        # database write, in this transaction).
+        delivery.send_or_enqueue(session, message=message, conversation=conversation)
     elif message_in.status is not None and message_in.status != conversation.status:
         _change_status(session, actor=principal.actor, conversation=conversation, status=message_in.status)
     return message
@@ -705,12 +705,12 @@ def send_automatic(
     """An automatic message to the customer (an acknowledgement, a notification, a chat transcript)
     through ``channel``'s adapter (the conversation's own channel by default). Not an agent reply: no
     assignment, no status change, no first-response time. It leaves through the same durable delivery
-    job, after commit."""
+    job, after commit (or in this transaction where sending is only a database write)."""
     message = _append_message(
         session, conversation=conversation, actor=actor, direction=Direction.outbound, author_type=author_type,
         body=body, delivery_status=DeliveryStatus.queued, meta={**(meta or {}), "automatic": True}, channel=channel,
     )
-    jobs_service.enqueue(session, "messages.deliver", {"message_id": message.id})
+    delivery.send_or_enqueue(session, message=message, conversation=conversation)
     return message
 
 

@@ -1,8 +1,10 @@
 """Background work of conversations: sending agent replies out through their channel.
 
-``messages.deliver`` is enqueued by ``service.add_message`` in the reply's own
+``messages.deliver`` is enqueued by :func:`send_or_enqueue` in the reply's own
 transaction, so a reply is sent only if it was saved; the handler skips messages
-that are already sent, so a job that runs twice sends once.
+that are already sent, so a job that runs twice sends once. Where sending is only a
+database write (the API channel, chat to a connected visitor), the adapter does it
+in that same transaction instead and no job is made.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cartdesk.channels import registry as channels_registry
+from cartdesk.channels.base import DeliversInTransaction
 from cartdesk.conversations.models import Conversation, DeliveryStatus, Direction, Message
 from cartdesk.events import service as events_service
 from cartdesk.events.schemas import SYSTEM
@@ -24,6 +27,23 @@ log = logging.getLogger(__name__)
 
 # Delivery is finished for these; a re-run of the job must not send again.
 _DELIVERED = (DeliveryStatus.sent, DeliveryStatus.delivered)
+
+
+def send_or_enqueue(session: Session, *, message: Message, conversation: Conversation) -> None:
+    """Send ``message`` in this transaction when its adapter can without leaving the
+    process, else enqueue its durable delivery job (which runs after commit).
+
+    No dedupe key on the job: the message is new, so the job is too, and the handler
+    is idempotent on the message id.
+    """
+    adapter = channels_registry.get(message.channel)
+    if isinstance(adapter, DeliversInTransaction):
+        result = adapter.send_in_transaction(session, message=message, conversation=conversation)
+        if result is not None:
+            _record(session, message=message, conversation=conversation, status=result.status,
+                    external_id=result.external_id)
+            return
+    jobs_service.enqueue(session, "messages.deliver", {"message_id": message.id})
 
 
 @job("messages.deliver")

@@ -36,8 +36,8 @@ class Backdater:
     Every row a step inserts (seen through the session's persistence hooks) and
     every object the caller ``touch``-es has its clock fields that were
     set during the replay moved to the step's time. Jobs the step queued
-    (deliveries of replies that went out long ago) are dropped, and those replies
-    are marked delivered. All of it happens in the caller's transaction.
+    (deliveries of replies that went out long ago) are dropped, and those replies,
+    like those sent in the step's own transaction, are marked delivered. All of it happens in the caller's transaction.
     """
 
     def __init__(self, session: Session) -> None:
@@ -70,7 +70,9 @@ class Backdater:
                 if obj.created_at >= self.started:
                     session.delete(obj)
                 continue
-            if isinstance(obj, Message) and obj.delivery_status == DeliveryStatus.queued:
+            # Queued for the job, or sent in the step's own transaction (the API channel,
+            # a chat to a connected visitor): either way it reached the customer long ago.
+            if isinstance(obj, Message) and obj.delivery_status in (DeliveryStatus.queued, DeliveryStatus.sent):
                 obj.delivery_status = DeliveryStatus.delivered
             for key in _clock_fields(type(obj)):
                 value = getattr(obj, key)

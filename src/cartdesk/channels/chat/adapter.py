@@ -52,6 +52,17 @@ class ChatAdapter:
         message.meta = {**(message.meta or {}), "delivered_via": EMAIL}
         return result
 
+    def send_in_transaction(
+        self, session: Session, *, message: Message, conversation: Conversation
+    ) -> SendResult | None:
+        """A connected visitor gets the reply in the transaction that saves it (one write to
+        their chat log); a reply that may go out by email waits for the delivery job."""
+        visitor = chat_service.visitor_for_conversation(session, conversation_id=conversation.id)
+        if visitor is None or not chat_service.is_live(visitor):
+            return None
+        chat_service.log_append(session, visitor=visitor, message=message, via=self.name)
+        return SendResult(external_id=f"chat-{message.id}", status=DeliveryStatus.sent)
+
     def parse_inbound(
         self, payload: bytes | str | Mapping[str, Any], *, headers: Mapping[str, str] | None = None
     ) -> Sequence[InboundMessage]:
