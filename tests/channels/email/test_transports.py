@@ -178,3 +178,43 @@ def test_admin_releases_a_quarantined_mail_into_its_conversation(session: Sessio
     again = client.post(f"/api/v1/channels/email/quarantine/{garbage.quarantine_id}/release", headers=admin.headers)
     assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
     assert session.get(Quarantine, garbage.quarantine_id) is not None  # still there, untouched
+
+
+ENVELOPE_ADDRESSES = [
+    "<a@customer.example>", "<Jane.Doe+orders@Shop-1.example.co.uk>", "<a@b.example> SIZE=1200 BODY=8BITMIME",
+    "  <spaced@customer.example>", "<o'neil@customer.example>", "<x!#$%&'*+/=?^_`{|}~-y@host.example>",
+    "<>", "<\"quoted local\"@customer.example>", "<@relay.example:a@customer.example>", "<a..b@customer.example>",
+    "<.a@customer.example>", "<a.@customer.example>", "<a@-host.example>", "<a@host-.example>", "<a@[127.0.0.1]>",
+    "a@customer.example", "<a@customer.example", "<a(comment)@customer.example>", "<a@customer.example>x", "<a@b.example>\t (note) SIZE=1", "<a@b.example>   SIZE=1",
+    "<" + "l" * 70 + "@customer.example>", "<a@b>", "<a@b.>", "<ü@customer.example>", "",
+]
+
+
+@pytest.mark.parametrize("arg", ENVELOPE_ADDRESSES)
+def test_the_fast_envelope_address_parser_agrees_with_aiosmtpd(arg: str) -> None:
+    from aiosmtpd.smtp import SMTP
+
+    from cartdesk.channels.email.smtp_server import _Smtp
+
+    class Handler:
+        pass
+
+    fast, full = _Smtp(Handler()), SMTP(Handler())
+    assert fast._getaddr(arg) == full._getaddr(arg)
+
+
+def test_smtp_receiver_takes_envelope_addresses_in_every_form(fresh_db: Database, receiver: SmtpReceiver) -> None:
+    with fresh_db.transaction() as session:
+        make_mailbox(session, inbound_address="shop-9@in.cartdesk.example")
+    with smtplib.SMTP("127.0.0.1", receiver.port, timeout=10) as smtp:
+        smtp.ehlo()
+        for n, sender in enumerate(["<plain@customer.example>", "<\"odd name\"@customer.example>", "<>"]):
+            assert smtp.docmd("MAIL FROM:" + sender)[0] == 250
+            assert smtp.docmd("RCPT TO:<shop-9@in.cartdesk.example>")[0] == 250
+            assert smtp.data(make_mail(to="shop-9@in.cartdesk.example", message_id=f"env-{n}@c.example"))[0] == 250
+        assert smtp.docmd("MAIL FROM:<a@customer.example>")[0] == 250
+        assert smtp.docmd("RCPT TO:<nobody(here)@in.cartdesk.example>")[0] == 550
+        assert smtp.docmd("RCPT TO:<a@b@c>")[0] == 553
+    with fresh_db.transaction(read_only=True) as session:
+        stored = set(session.scalars(select(Message.external_id).where(Message.channel == "email")).all())
+    assert {"env-0@c.example", "env-1@c.example", "env-2@c.example"} <= stored

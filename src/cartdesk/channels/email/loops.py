@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from cartdesk.channels.email.models import Mailbox, QuarantineReason
@@ -56,12 +56,17 @@ def over_rate_limit(session: Session, *, mailbox: Mailbox, customer_id: int) -> 
     rather than scanning messages by author.
     """
     since = utcnow() - timedelta(hours=1)
-    recent = (select(Conversation.id)
-              .where(Conversation.customer_id == customer_id, Conversation.last_activity_at >= since)
-              .scalar_subquery())
-    count = session.scalar(
-        select(func.count()).select_from(Message)
-        .where(Message.conversation_id.in_(recent), Message.channel == "email",
-               Message.direction == Direction.inbound, Message.created_at >= since)
-    ) or 0
+    count = session.scalar(_RECENT_INBOUND, {"customer_id": customer_id, "since": since}) or 0
     return count >= mailbox.max_per_sender_per_hour
+
+
+# Built once (with bound values), as building it cost more than running it.
+_RECENT_INBOUND = (
+    select(func.count()).select_from(Message)
+    .where(Message.conversation_id.in_(
+        select(Conversation.id)
+        .where(Conversation.customer_id == bindparam("customer_id"),
+               Conversation.last_activity_at >= bindparam("since"))
+        .scalar_subquery()),
+        Message.channel == "email", Message.direction == Direction.inbound, Message.created_at >= bindparam("since"))
+)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from cartdesk.brands import service as brands_service
@@ -57,10 +57,14 @@ def list_mailboxes(session: Session, *, brand_id: int | None = None) -> Sequence
     return session.scalars(stmt).all()
 
 
+_ALL_MAILBOXES = select(Mailbox).order_by(Mailbox.id)
+_QUARANTINED = select(Quarantine.id).where(Quarantine.message_key == bindparam("key"))
+
+
 def all_mailboxes(session: Session) -> Sequence[Mailbox]:
     """Every mailbox (a store has a handful): inbound mail reads them once per mail and
     answers both "which mailbox is this for" and "is this from ourselves" from the list."""
-    return session.scalars(select(Mailbox).order_by(Mailbox.id)).all()
+    return session.scalars(_ALL_MAILBOXES).all()
 
 
 def own_addresses(session: Session, *, mailboxes: Sequence[Mailbox] | None = None) -> set[str]:
@@ -273,7 +277,7 @@ def get_quarantined_or_raise(session: Session, *, quarantine_id: int) -> Quarant
 
 
 def quarantine_exists(session: Session, *, message_key: str) -> bool:
-    return session.scalar(select(Quarantine.id).where(Quarantine.message_key == message_key)) is not None
+    return session.scalar(_QUARANTINED, {"key": message_key}) is not None
 
 
 def mark_quarantine_viewed(session: Session, *, quarantined: Quarantine) -> None:

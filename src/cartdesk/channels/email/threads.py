@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from cartdesk.channels.email.models import EmailThread, Mailbox
@@ -85,9 +85,28 @@ def _live(session: Session, conversation: Conversation | None) -> Conversation |
     return conversation
 
 
+# Built once and run with bound values: building a statement cost more than running it.
+_BY_TOKEN = select(EmailThread).where(EmailThread.reply_token == bindparam("token"))
+_BY_MESSAGE_IDS = (
+    select(Message.external_id, Conversation, EmailThread)
+    .join(Conversation, Conversation.id == Message.conversation_id)
+    .outerjoin(EmailThread, EmailThread.conversation_id == Conversation.id)
+    .where(Message.channel == CHANNEL, Message.external_id.in_(bindparam("ids", expanding=True)))
+)
+_BY_CUSTOMER = (
+    select(Conversation, EmailThread)
+    .join(EmailThread, EmailThread.conversation_id == Conversation.id)
+    .where(Conversation.customer_id == bindparam("customer_id"), Conversation.brand_id == bindparam("brand_id"),
+           Conversation.status.in_(OPEN_STATUSES), Conversation.merged_into_id.is_(None),
+           Conversation.last_activity_at >= bindparam("since"))
+    .order_by(Conversation.last_activity_at.desc())
+    .limit(50)
+)
+
+
 def find(session: Session, *, mailbox: Mailbox, parsed: ParsedEmail, customer: Customer | None) -> Match | None:
     for token in _tokens(mailbox, parsed.recipients):
-        thread = session.scalar(select(EmailThread).where(EmailThread.reply_token == token))
+        thread = session.scalar(_BY_TOKEN, {"token": token})
         if thread is not None:
             conversation = _live(session, session.get(Conversation, thread.conversation_id))
             if conversation is not None and conversation.brand_id == mailbox.brand_id:
@@ -96,12 +115,7 @@ def find(session: Session, *, mailbox: Mailbox, parsed: ParsedEmail, customer: C
     if ids:
         # The conversation and its thread row come in the same query: filing the reply
         # needs both, and they are then in the session's identity map.
-        rows = session.execute(
-            select(Message.external_id, Conversation, EmailThread)
-            .join(Conversation, Conversation.id == Message.conversation_id)
-            .outerjoin(EmailThread, EmailThread.conversation_id == Conversation.id)
-            .where(Message.channel == CHANNEL, Message.external_id.in_(ids[:100]))
-        ).all()
+        rows = session.execute(_BY_MESSAGE_IDS, {"ids": ids[:100]}).all()
         by_id = {row[0]: (row[1], row[2]) for row in rows}
         for message_id in ids:  # In-Reply-To first, then the newest reference
             if message_id in by_id:
@@ -117,14 +131,7 @@ def find(session: Session, *, mailbox: Mailbox, parsed: ParsedEmail, customer: C
 def _by_customer(session: Session, *, mailbox: Mailbox, parsed: ParsedEmail, customer: Customer) -> Match | None:
     since = utcnow() - timedelta(days=mailbox.order_window_days)
     candidates = session.execute(
-        select(Conversation, EmailThread)
-        .join(EmailThread, EmailThread.conversation_id == Conversation.id)
-        .where(Conversation.customer_id == customer.id, Conversation.brand_id == mailbox.brand_id,
-               Conversation.status.in_(OPEN_STATUSES), Conversation.merged_into_id.is_(None),
-               Conversation.last_activity_at >= since)
-        .order_by(Conversation.last_activity_at.desc())
-        .limit(50)
-    ).all()
+        _BY_CUSTOMER, {"customer_id": customer.id, "brand_id": mailbox.brand_id, "since": since}).all()
     cited = set(order_numbers(parsed.subject, parsed.text))
     if cited:
         for conversation, thread in candidates:
