@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cartdesk.config import Settings
 from cartdesk.db.engine import Database, create_database
 from cartdesk.db.migrate import upgrade
-from cartdesk.db.session import install_commit_hooks
+from cartdesk.db.session import CartdeskSession, install_commit_hooks
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -101,7 +101,8 @@ def connection(database: Database) -> Iterator[Connection]:
 @pytest.fixture
 def bound_db(database: Database, connection: Connection) -> Database:
     """A Database whose sessions all live inside the test's rolled-back transaction."""
-    factory = sessionmaker(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
+    factory = sessionmaker(bind=connection, class_=CartdeskSession, expire_on_commit=False,
+                           join_transaction_mode="create_savepoint")
     install_commit_hooks(factory)
     return Database(engine=database.engine, sessionmaker=factory, read_sessionmaker=factory)
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cartdesk.config import Settings
 from cartdesk.db.engine import Database, create_database
+from cartdesk.db.session import CartdeskSession
 from cartdesk.jobs import service as jobs_service
 from cartdesk.jobs.models import Job, JobStatus
 from cartdesk.jobs.registry import job
@@ -101,7 +102,7 @@ def test_postgres_claim_skips_rows_locked_by_another_claimer(
     first, second = _enqueue(committed, "tests.threads.track", [{"n": 1}, {"n": 2}])
     # Without SKIP LOCKED the claim below would wait on the locked row; make waiting an error.
     engine = create_engine(_url(committed), connect_args={"options": "-c lock_timeout=3s"})
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    factory = sessionmaker(bind=engine, class_=CartdeskSession, expire_on_commit=False)
     impatient = Database(engine=engine, sessionmaker=factory, read_sessionmaker=factory)
     try:
         with committed.engine.connect() as other:

@@ -152,3 +152,36 @@ async def test_conversations_of_a_dead_process_leave_the_index(make_hub) -> None
     assert [f["conversation_id"] for f in await alive.current_presence()] == [23]
     now[0] += alive.presence_ttl + 1  # no heartbeat, no goodbye
     assert await alive.current_presence() == []
+
+
+async def test_stop_ends_a_listener_that_swallows_its_cancellation(  # type: ignore[no-untyped-def]
+    make_hub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The Redis client can swallow a task's cancellation while it reads; then only closing
+    # the connection ends the read, and the listener must not take that for an outage and
+    # resubscribe forever (it kept a test's event loop from closing for five minutes).
+    import redis.asyncio.client as aioclient
+
+    closed = asyncio.Event()
+    real_aclose = aioclient.PubSub.aclose
+
+    async def stubborn_listen(self):  # type: ignore[no-untyped-def]
+        while True:
+            try:
+                await closed.wait()
+                raise redis.ConnectionError("Connection closed by server.")
+            except asyncio.CancelledError:
+                continue
+        yield {}  # an async generator, like the real one
+
+    async def aclose(self) -> None:  # type: ignore[no-untyped-def]
+        closed.set()
+        await real_aclose(self)
+
+    monkeypatch.setattr(aioclient.PubSub, "listen", stubborn_listen)
+    monkeypatch.setattr(aioclient.PubSub, "aclose", aclose)
+    hub = await make_hub()
+    listener = hub._listener
+    await asyncio.wait_for(hub.stop(), 15)
+    await asyncio.wait({listener}, timeout=5)
+    assert listener.done()

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
-from cartdesk.db.session import install_commit_hooks
+from cartdesk.db.session import CartdeskSession, install_commit_hooks
 from cartdesk.kit.stemming import stem_text
 
 
@@ -165,9 +165,10 @@ class Database:
 
 def create_database(url: str, *, echo: bool = False) -> Database:
     engine = make_engine(url, echo=echo)
-    factory = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+    factory = sessionmaker(bind=engine, class_=CartdeskSession, expire_on_commit=False, autoflush=True)
     read_factory = sessionmaker(
-        bind=engine.execution_options(cartdesk_read_only=True), expire_on_commit=False, autoflush=True
+        bind=engine.execution_options(cartdesk_read_only=True), class_=CartdeskSession, expire_on_commit=False,
+        autoflush=True,
     )
     install_commit_hooks(factory)
     install_commit_hooks(read_factory)

@@ -17,6 +17,22 @@ log = logging.getLogger(__name__)
 _KEY = "cartdesk.after_commit"
 
 
+class CartdeskSession(Session):
+    """The session every Cartdesk transaction uses.
+
+    Audit events are not ORM objects (``events/service.py`` inserts a transaction's
+    events together, with Core); a flush, explicit or before a query, writes the ones
+    recorded since the last one first, so the session reads its own writes as usual.
+    """
+
+    def flush(self, objects: object = None) -> None:
+        if self.info.get("cartdesk.unwritten_events"):
+            from cartdesk.events.service import write_pending
+
+            write_pending(self)
+        super().flush(objects)  # type: ignore[arg-type]
+
+
 def on_commit(session: Session, callback: Callable[[], object]) -> None:
     session.info.setdefault(_KEY, []).append(callback)
 
@@ -33,6 +49,7 @@ def _run_callbacks(session: Session) -> None:
 def _drop_callbacks(session: Session) -> None:
     session.info.pop(_KEY, None)
     session.info.pop("cartdesk.pending_events", None)
+    session.info.pop("cartdesk.unwritten_events", None)
 
 
 def _after_soft_rollback(session: Session, previous_transaction: SessionTransaction) -> None:

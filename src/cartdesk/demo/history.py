@@ -15,11 +15,13 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import bindparam, event, inspect, update
 from sqlalchemy.orm import Session
 
 from cartdesk.conversations.models import DeliveryStatus, Message
 from cartdesk.db.base import UTCDateTime
+from cartdesk.events import service as events_service
+from cartdesk.events.models import Event
 from cartdesk.jobs.models import Job
 from cartdesk.kit.clock import utcnow
 
@@ -28,6 +30,12 @@ from cartdesk.kit.clock import utcnow
 def _clock_fields(cls: type) -> tuple[str, ...]:
     mapper = inspect(cls)
     return tuple(a.key for a in mapper.column_attrs if isinstance(a.columns[0].type, UTCDateTime))
+
+
+_DATE_EVENTS = (
+    update(Event).where(Event.id.in_(bindparam("ids", expanding=True))).values(created_at=bindparam("when"))
+    .execution_options(synchronize_session=False)
+)
 
 
 class Backdater:
@@ -62,9 +70,15 @@ class Backdater:
             touched.extend(objects)
 
         self._written.clear()
+        events_before = len(events_service.recorded(self.session))
         yield touch
         session = self.session
         session.flush()
+        # Audit events are written with Core, not as ORM objects: dated by their ids.
+        events_service.write_pending(session)
+        event_ids = [e.id for e in events_service.recorded(session)[events_before:] if e.id is not None]
+        if event_ids:
+            session.execute(_DATE_EVENTS, {"when": when, "ids": event_ids})
         for obj in [*self._written, *touched]:
             if isinstance(obj, Job):
                 if obj.created_at >= self.started:

@@ -60,6 +60,7 @@ class RedisHub(Hub):
         self._redis: aioredis.Redis | None = None
         self._pubsub: Any = None
         self._listener: asyncio.Task[None] | None = None
+        self._stopping = False
         self._sync: redis.Redis | None = None
         self._sync_lock = threading.Lock()
 
@@ -91,6 +92,7 @@ class RedisHub(Hub):
     # --- lifecycle ----------------------------------------------------------------------
 
     async def _start_backend(self) -> None:
+        self._stopping = False
         self._redis = aioredis.Redis.from_url(self.url, decode_responses=True)
         self._remove = self._redis.register_script(_REMOVE_SCRIPT)
         await self._subscribe()
@@ -99,6 +101,9 @@ class RedisHub(Hub):
     async def _stop_backend(self) -> None:
         # Every step is bounded: a listener that swallows its cancellation inside the
         # Redis client, or a connection that never answers, must not hang shutdown.
+        # The flag ends the listener for good when closing the connection below makes it
+        # fail, instead of its reconnecting forever (which hung a test's loop shutdown).
+        self._stopping = True
         if self._listener is not None:
             self._listener.cancel()
             _, pending = await asyncio.wait({self._listener}, timeout=_STOP_TIMEOUT_SECONDS)
@@ -130,14 +135,18 @@ class RedisHub(Hub):
         self._pubsub = pubsub
 
     async def _listen(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 async for message in self._pubsub.listen():
+                    if self._stopping:
+                        return
                     if message.get("type") == "message":
                         await self._receive(message["data"])
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if self._stopping:
+                    return
                 log.exception("lost the Redis realtime subscription; reconnecting")
                 await asyncio.sleep(_RECONNECT_DELAY_SECONDS)
                 with contextlib.suppress(Exception):
