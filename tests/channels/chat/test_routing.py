@@ -8,7 +8,7 @@ import itertools
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
 from cartdesk.auth import service as auth_service
@@ -166,3 +166,29 @@ def test_the_queue_is_read_through_its_partial_index(session: Session, backend: 
         compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
         plan = " ".join(row[0] for row in session.execute(text(f"EXPLAIN {compiled}")))
     assert "ix_conversations_chat_queue" in plan, plan
+
+
+def test_a_drain_with_every_seat_taken_loads_no_queued_chat(session: Session, shop: Brand) -> None:
+    # The usual reason for a queue is that nobody is free; a drain then asked the first chat,
+    # found no seat, and used to have loaded the whole batch (100 rows) as objects for
+    # nothing, holding the writer for ~14 ms a drain under load (docs/performance.md).
+    ana = _agent(session, "Ana Lopez")
+    _settings(session, shop, max_chats_per_agent=1)
+    taken = _chat(session, shop)
+    waiting = [_chat(session, shop) for _ in range(12)]
+    assert taken.assignee_id == ana.id and all(c.assignee_id is None for c in waiting)
+    session.commit()
+    session.expunge_all()
+    loaded: list[object] = []
+    listener = lambda _s, obj: loaded.append(obj)  # noqa: E731
+    event.listen(session, "loaded_as_persistent", listener)
+    try:
+        assert routing.drain(session, brand_id=shop.id) == []
+    finally:
+        event.remove(session, "loaded_as_persistent", listener)
+    queued_loaded = [o for o in loaded if isinstance(o, Conversation) and o.assignee_id is None]
+    assert len(queued_loaded) == 1  # the first in line, to learn that nobody is free
+    # A freed seat goes to the oldest waiting chat, as before.
+    session.execute(text("UPDATE conversations SET status = 'solved' WHERE id = :id"), {"id": taken.id})
+    [decision] = routing.drain(session, brand_id=shop.id)
+    assert (decision.conversation_id, decision.assignee_id) == (waiting[0].id, ana.id)

@@ -145,9 +145,20 @@ def drain(session: Session, *, brand_id: int | None = None, now: datetime | None
     """Hand out queued chats (of one brand, or all) while anyone can take them."""
     routed: list[Decision] = []
     full: set[tuple[int, int | None]] = set()  # (brand, team) with nobody free: skip their other chats
-    for conversation in queue(session, brand_id=brand_id):
-        key = (conversation.brand_id, conversation.team_id)
+    # The queue is read as plain rows and a conversation is loaded only when it is routed:
+    # when every seat is taken (the usual reason for a queue) the first chat fills ``full``
+    # and a drain costs one light query instead of loading the whole batch.
+    stmt = select(Conversation.id, Conversation.brand_id, Conversation.team_id).where(
+        _QUEUED, Conversation.channel == chat_service.CHANNEL)
+    if brand_id is not None:
+        stmt = stmt.where(Conversation.brand_id == brand_id)
+    for conversation_id, queued_brand, team_id in session.execute(
+            stmt.order_by(Conversation.id).limit(DRAIN_BATCH)).all():
+        key = (queued_brand, team_id)
         if key in full:
+            continue
+        conversation = session.get(Conversation, conversation_id)
+        if conversation is None:
             continue
         decision = route(session, conversation=conversation, now=now)
         if decision.assignee_id is not None:
