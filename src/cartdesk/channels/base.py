@@ -119,8 +119,9 @@ class DeliversInTransaction(Protocol):
     """An adapter whose sending, in some cases, is only a database write (the API channel
     marks a reply sent; chat adds it to a connected visitor's log).
 
-    ``send_in_transaction`` runs in the transaction that saves the message, so the reply
-    and its delivery commit together and no ``messages.deliver`` job is needed. It
+    ``send_in_transaction`` runs in the transaction that saves the message (it is only
+    called for a message created in that transaction), so the reply and its delivery
+    commit together and no ``messages.deliver`` job is needed. It
     returns ``None`` whenever sending would leave the process (an email, a provider
     call): those always go through the durable job, after commit. It must not raise
     for a provider's sake, since no provider is called.

@@ -97,7 +97,7 @@ def _record(
     message.delivery_error = error
     if external_id:
         message.external_id = external_id
-    session.flush()
+    # No flush of its own: the update goes out with the transaction's next flush or commit.
     events_service.record(
         session, verb="message.delivery_updated", actor=SYSTEM, subject_type="message", subject_id=message.id,
         conversation_id=conversation.id, brand_id=conversation.brand_id,

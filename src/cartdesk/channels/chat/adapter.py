@@ -60,7 +60,8 @@ class ChatAdapter:
         visitor = chat_service.visitor_for_conversation(session, conversation_id=conversation.id)
         if visitor is None or not chat_service.is_live(visitor):
             return None
-        chat_service.log_append(session, visitor=visitor, message=message, via=self.name)
+        # Called by send_or_enqueue for a reply saved in this transaction.
+        chat_service.log_new_message(session, visitor=visitor, message=message, via=self.name)
         return SendResult(external_id=f"chat-{message.id}", status=DeliveryStatus.sent)
 
     def parse_inbound(

@@ -492,12 +492,20 @@ def log_append(session: Session, *, visitor: ChatVisitor, message: Message, via:
     return _new_entry(session, visitor_id=visitor.id, message=message, via=via)
 
 
-def _new_entry(session: Session, *, visitor_id: int, message: Message, via: str) -> ChatLogEntry:
+def log_new_message(session: Session, *, visitor: ChatVisitor, message: Message, via: str) -> None:
+    """:func:`log_append` for a message saved in this very transaction, which cannot have a
+    log row yet: no lookup, and the row goes out with the transaction's next flush."""
+    _lock_visitor(session, visitor.id)
+    _new_entry(session, visitor_id=visitor.id, message=message, via=via, flush=False)
+
+
+def _new_entry(session: Session, *, visitor_id: int, message: Message, via: str, flush: bool = True) -> ChatLogEntry:
     # The caller holds the visitor's lock and knows the message has no row yet.
     entry = ChatLogEntry(visitor_id=visitor_id, conversation_id=message.conversation_id, message_id=message.id,
                          via=via, created_at=utcnow())
     session.add(entry)
-    session.flush()
+    if flush:
+        session.flush()
     return entry
 
 
