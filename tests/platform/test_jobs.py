@@ -15,7 +15,7 @@ from cartdesk.events.models import Event
 from cartdesk.events.schemas import SYSTEM
 from cartdesk.jobs import service as jobs_service
 from cartdesk.jobs.models import Job, JobStatus
-from cartdesk.jobs.registry import job
+from cartdesk.jobs.registry import Outside, job
 from cartdesk.jobs.runner import BACKOFF_BASE_SECONDS, DEFAULT_LEASE, JobRunner, backoff_delay
 from tests.platform.conftest import FakeClock
 
@@ -250,3 +250,50 @@ def test_a_batched_job_whose_lease_is_half_gone_goes_back_to_the_queue(
     done = _job(bound_db, behind)
     assert done.status == JobStatus.done and done.attempts == 1
     assert _job(bound_db, slow).status == JobStatus.done
+
+
+OUTSIDE: list[str] = []
+
+
+@job("tests.platform.outside")
+def _outside(session: Session, payload: dict[str, Any]) -> Outside:
+    # Step one commits with the job still claimed; the slow step runs between transactions.
+    events_service.record(session, verb="tests.job_ran", actor=SYSTEM, subject_type="job_test",
+                          subject_id=payload["n"])
+
+    def work() -> str:
+        OUTSIDE.append("work")
+        if payload.get("fail"):
+            raise RuntimeError("provider down")
+        return "receipt-7"
+
+    def record(session: Session, result: str) -> None:
+        OUTSIDE.append(f"record:{result}")
+        events_service.record(session, verb="tests.job_recorded", actor=SYSTEM, subject_type="job_test",
+                              subject_id=payload["n"], data={"result": result})
+
+    return Outside(work=work, record=record)
+
+
+def test_a_handler_can_run_its_slow_step_between_two_transactions(bound_db: Database, runner: JobRunner) -> None:
+    OUTSIDE.clear()
+    job_id = _enqueue(bound_db, "tests.platform.outside", {"n": 71})
+    assert runner.run_pending() == 1
+    assert OUTSIDE == ["work", "record:receipt-7"]
+    assert _job(bound_db, job_id).status == JobStatus.done
+    assert _ran_events(bound_db, 71) == 1
+    with bound_db.transaction(read_only=True) as s:
+        [recorded] = s.scalars(select(Event).where(Event.verb == "tests.job_recorded", Event.subject_id == 71)).all()
+    assert recorded.data == {"result": "receipt-7"}
+
+
+def test_a_failing_slow_step_is_retried_and_the_first_step_stays_committed(
+    bound_db: Database, runner: JobRunner
+) -> None:
+    OUTSIDE.clear()
+    job_id = _enqueue(bound_db, "tests.platform.outside", {"n": 72, "fail": True})
+    assert runner.run_pending() == 1
+    assert OUTSIDE == ["work"]  # never recorded
+    failed = _job(bound_db, job_id)
+    assert failed.status == JobStatus.queued and "provider down" in (failed.last_error or "")
+    assert _ran_events(bound_db, 72) == 1  # step one committed before the slow step

@@ -11,7 +11,7 @@ files into conversations.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -30,6 +30,20 @@ class SendResult:
 
     external_id: str | None
     status: DeliveryStatus = DeliveryStatus.sent
+
+
+@dataclass(frozen=True, slots=True)
+class Transmission:
+    """What ``send`` returns when reaching the provider is slow (an SMTP conversation): the
+    delivery job commits what ``send`` wrote, calls ``transmit()`` outside any transaction
+    (on SQLite a transaction would hold the single write lock for the whole call), and
+    records the outcome in a new one. ``transmit`` returns the :class:`SendResult` or
+    raises :class:`SendFailed`; it must not touch the database. ``on_sent``, if given, runs
+    in the recording transaction after a successful transmit (a chat log row for a reply
+    that went out by email)."""
+
+    transmit: Callable[[], SendResult]
+    on_sent: Callable[[Session, Message], None] | None = None
 
 
 class SendFailed(Exception):
@@ -100,14 +114,17 @@ class ChannelAdapter(Protocol):
 
     ``send`` runs inside the delivery job's transaction: it may read the session
     (the customer's address, earlier message ids for threading) but must not
-    commit. It raises :class:`SendFailed` when the provider says no. It can run
+    commit. An adapter that talks to a provider returns a :class:`Transmission`, so the
+    talking happens outside the transaction. It raises :class:`SendFailed` when the provider says no. It can run
     more than once for one message (a crash after sending, before the commit), so
     adapters pass the message id as an idempotency key where the provider has one.
     """
 
     name: str
 
-    def send(self, session: Session, *, message: Message, conversation: Conversation) -> SendResult: ...
+    def send(
+        self, session: Session, *, message: Message, conversation: Conversation
+    ) -> SendResult | Transmission: ...
 
     def parse_inbound(
         self, payload: bytes | str | Mapping[str, Any], *, headers: Mapping[str, str] | None = None

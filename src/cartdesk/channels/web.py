@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cartdesk.channels import registry
-from cartdesk.channels.base import InboundMessage, SendFailed, SendResult
+from cartdesk.channels.base import InboundMessage, SendFailed, SendResult, Transmission
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -25,7 +25,9 @@ EMAIL = "email"
 class WebFormAdapter:
     name = "web"
 
-    def send(self, session: Session, *, message: Message, conversation: Conversation) -> SendResult:
+    def send(
+        self, session: Session, *, message: Message, conversation: Conversation
+    ) -> SendResult | Transmission:
         email = registry.get(EMAIL)
         if email is None:
             raise SendFailed("No email channel is set up to answer contact-form conversations; "

@@ -16,12 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cartdesk.channels import registry as channels_registry
-from cartdesk.channels.base import DeliversInTransaction
+from cartdesk.channels.base import DeliversInTransaction, SendResult, Transmission
 from cartdesk.conversations.models import Conversation, DeliveryStatus, Direction, Message
 from cartdesk.events import service as events_service
 from cartdesk.events.schemas import SYSTEM
 from cartdesk.jobs import service as jobs_service
-from cartdesk.jobs.registry import job
+from cartdesk.jobs.registry import Outside, job
 
 log = logging.getLogger(__name__)
 
@@ -47,40 +47,78 @@ def send_or_enqueue(session: Session, *, message: Message, conversation: Convers
 
 
 @job("messages.deliver")
-def deliver(session: Session, payload: dict[str, Any]) -> None:
+def deliver(session: Session, payload: dict[str, Any]) -> Outside | None:
     """Send one outbound message through its channel's adapter (idempotent).
 
     Notes and inbound messages are skipped, and so are messages already sent: a
     job re-run after a crash does not send twice. A retryable failure is raised so
     the runner tries again with backoff; a permanent one, or the last attempt,
-    marks the message failed with the reason, for the agent to see.
+    marks the message failed with the reason, for the agent to see. An adapter that
+    talks to a provider hands back a :class:`Transmission`: the talking then runs
+    outside any transaction (``jobs.registry.Outside``) and its outcome is recorded in
+    a second one.
     """
-    message = session.scalar(
-        select(Message).where(Message.id == int(payload["message_id"])).with_for_update(of=Message)
-    )
+    message = _locked(session, int(payload["message_id"]))
     if message is None:
         log.info("message %s is gone; nothing to deliver", payload["message_id"])
-        return
+        return None
     if message.direction != Direction.outbound or message.delivery_status in _DELIVERED:
-        return
+        return None
     conversation = session.get_one(Conversation, message.conversation_id)
     adapter = channels_registry.get(message.channel)
     if adapter is None:
         _record(session, message=message, conversation=conversation, status=DeliveryStatus.failed,
                 error=f"No channel adapter is registered for {message.channel!r}, so this message cannot be sent.")
-        return
+        return None
     try:
         result = adapter.send(session, message=message, conversation=conversation)
     except Exception as exc:
-        context = jobs_service.context(session)
-        retryable = getattr(exc, "retryable", True)
-        if retryable and context is not None and not context.is_last_attempt:
-            raise
-        _record(session, message=message, conversation=conversation, status=DeliveryStatus.failed,
-                error=str(exc) or type(exc).__name__)
-        return
+        _failed(session, message=message, conversation=conversation, exc=exc)
+        return None
+    if isinstance(result, Transmission):
+        return Outside(work=lambda: _attempt(result), record=lambda s, outcome: _after_transmit(
+            s, message_id=message.id, transmission=result, outcome=outcome))
     _record(session, message=message, conversation=conversation, status=result.status,
             external_id=result.external_id)
+    return None
+
+
+def _locked(session: Session, message_id: int) -> Message | None:
+    return session.scalar(select(Message).where(Message.id == message_id).with_for_update(of=Message))
+
+
+def _attempt(transmission: Transmission) -> SendResult | Exception:
+    try:
+        return transmission.transmit()
+    except Exception as exc:  # judged in the recording transaction
+        return exc
+
+
+def _after_transmit(
+    session: Session, *, message_id: int, transmission: Transmission, outcome: SendResult | Exception
+) -> None:
+    message = _locked(session, message_id)
+    if message is None or message.delivery_status in _DELIVERED:
+        return
+    conversation = session.get_one(Conversation, message.conversation_id)
+    if isinstance(outcome, Exception):
+        _failed(session, message=message, conversation=conversation, exc=outcome)
+        return
+    if transmission.on_sent is not None:
+        transmission.on_sent(session, message)
+    _record(session, message=message, conversation=conversation, status=outcome.status,
+            external_id=outcome.external_id)
+
+
+def _failed(session: Session, *, message: Message, conversation: Conversation, exc: Exception) -> None:
+    """Retry a retryable failure (re-raised for the runner's backoff) unless this was the last
+    attempt; otherwise the message is failed with the reason."""
+    context = jobs_service.context(session)
+    retryable = getattr(exc, "retryable", True)
+    if retryable and context is not None and not context.is_last_attempt:
+        raise exc
+    _record(session, message=message, conversation=conversation, status=DeliveryStatus.failed,
+            error=str(exc) or type(exc).__name__)
 
 
 def _record(

@@ -6,12 +6,15 @@ Domains register their handlers (platform code never imports a domain):
     def deliver(session: Session, payload: dict) -> None: ...
 
 A handler runs inside its own transaction, receives ids in ``payload`` and must be
-idempotent: a crash after its work but before the job is marked done re-runs it.
+idempotent: a crash after its work but before the job is marked done re-runs it. A
+handler whose slow step talks to the outside world returns :class:`Outside` to run
+that step between two short transactions instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.orm import Session
@@ -20,7 +23,26 @@ if TYPE_CHECKING:
     from cartdesk.config import Settings
     from cartdesk.db.engine import Database
 
-Handler = Callable[[Session, dict[str, Any]], None]
+@dataclass(frozen=True, slots=True)
+class Outside:
+    """What a handler returns when part of its work must not run inside a transaction.
+
+    A call to a provider (an SMTP server) can take seconds; inside the job's transaction
+    on SQLite it would hold the database's single write lock all that time, and every
+    request and mail of the process would wait. The runner commits the handler's
+    transaction (the job stays claimed under its lease), calls ``work()`` outside any
+    transaction, then calls ``record(session, result)`` in a new one, and the job is
+    done when that commits. ``work`` should return failures as values for ``record`` to
+    judge; an exception from either is a failed attempt, retried with backoff. A crash
+    between the two transactions re-runs the whole handler when the lease runs out, the
+    same as a crash inside one transaction did: the work may be done twice, never lost.
+    """
+
+    work: Callable[[], Any]
+    record: Callable[[Session, Any], None]
+
+
+Handler = Callable[[Session, dict[str, Any]], "Outside | None"]
 _HANDLERS: dict[str, Handler] = {}
 
 

@@ -325,8 +325,17 @@ class JobRunner:
         try:
             with self.database.transaction() as session:
                 session.info[CONTEXT_KEY] = context
-                handler(session, dict(claimed.payload))
-                self._mark_done(session, claimed)
+                outside = handler(session, dict(claimed.payload))
+                if not isinstance(outside, registry.Outside):
+                    self._mark_done(session, claimed)
+            if isinstance(outside, registry.Outside):
+                # Committed; the job is still ours under its lease. The slow step runs
+                # holding no transaction, then its result is recorded and the job done.
+                result = outside.work()
+                with self.database.transaction() as session:
+                    session.info[CONTEXT_KEY] = context
+                    outside.record(session, result)
+                    self._mark_done(session, claimed)
         except LeaseLost:
             log.warning("job %s (%s) ran past its lease and was claimed elsewhere; rolled back",
                         claimed.id, claimed.name)

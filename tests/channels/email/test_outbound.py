@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -13,6 +16,7 @@ from cartdesk.conversations import service as conversations_service
 from cartdesk.conversations.models import Conversation, DeliveryStatus, Message
 from cartdesk.conversations.schemas import MessageCreate
 from cartdesk.db.engine import Database
+from cartdesk.events.models import Event
 from cartdesk.jobs.models import Job, JobStatus
 from cartdesk.jobs.runner import JobRunner
 from cartdesk.kit.storage import LocalStore, StagingFile
@@ -193,3 +197,78 @@ def test_first_mail_is_acknowledged_once_and_the_acknowledgement_starts_no_loop(
                                .order_by(Message.id)).all()
     assert [m.direction for m in messages] == ["inbound", "outbound", "inbound"]
     assert messages[1].meta["automatic"] is True and messages[1].delivery_status == DeliveryStatus.sent
+
+
+def test_the_smtp_conversation_runs_outside_the_jobs_transaction(
+    fresh_db: Database, settings: Settings, store: LocalStore, smtp_sink: SmtpSink, email_adapter: EmailAdapter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A slow mail server must not hold a transaction open (on SQLite: the one write lock that
+    # every request and incoming mail of the process needs): the mail is built in the job's
+    # transaction, which commits; the SMTP conversation holds no database connection at all;
+    # its outcome is recorded in a second transaction.
+    with fresh_db.transaction() as session:
+        mailbox = _mailbox(session, smtp_sink.port)
+        conversation = _inbound(session, store, mailbox, message_id="slow-1@c.example")
+        agent = principal(make_user(session))
+        message = conversations_service.add_message(session, principal=agent, conversation=conversation,
+                                                    message_in=MessageCreate(body="On its way."))
+        message_id = message.id
+    held: list[int] = []
+    real_transmit = EmailAdapter._transmit
+
+    def transmit(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        held.append(fresh_db.engine.pool.checkedout())
+        return real_transmit(self, *args, **kwargs)
+
+    monkeypatch.setattr(EmailAdapter, "_transmit", transmit)
+    assert JobRunner(fresh_db, settings=settings, worker_id="slow-smtp").run_pending() == 1
+    assert held == [0]  # no connection, so no transaction and no lock, while talking SMTP
+    assert len(smtp_sink.received) == 1
+    with fresh_db.transaction(read_only=True) as session:
+        sent = session.get_one(Message, message_id)
+        assert sent.delivery_status == DeliveryStatus.sent and sent.external_id
+        job = session.scalars(select(Job).where(Job.name == "messages.deliver")).one()
+        assert job.status == JobStatus.done
+
+
+def test_a_crash_between_sending_and_recording_sends_again_on_the_next_run(
+    fresh_db: Database, settings: Settings, store: LocalStore, smtp_sink: SmtpSink, email_adapter: EmailAdapter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The mail left but the process died before recording it: the job is still claimed, its
+    # lease runs out, and the next run sends it again (at least once, as before), then
+    # records it once.
+    with fresh_db.transaction() as session:
+        mailbox = _mailbox(session, smtp_sink.port)
+        conversation = _inbound(session, store, mailbox, message_id="crash-1@c.example")
+        agent = principal(make_user(session))
+        message_id = conversations_service.add_message(
+            session, principal=agent, conversation=conversation, message_in=MessageCreate(body="Sorry!")).id
+    clock = FakeClock()
+    runner = JobRunner(fresh_db, settings=settings, worker_id="crashes", clock=clock)
+
+    from cartdesk.conversations import tasks
+
+    def crash(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise SystemExit("killed after the SMTP conversation")
+
+    monkeypatch.setattr(tasks, "_after_transmit", crash)
+    with pytest.raises(SystemExit):
+        runner.run_pending()
+    monkeypatch.undo()
+    assert len(smtp_sink.received) == 1
+    with fresh_db.transaction(read_only=True) as session:
+        assert session.get_one(Message, message_id).delivery_status == DeliveryStatus.queued
+        job = session.scalars(select(Job).where(Job.name == "messages.deliver")).one()
+        assert job.status == JobStatus.running and job.locked_until is not None
+        clock.now = job.locked_until + timedelta(seconds=1)  # the lease ran out
+    other = JobRunner(fresh_db, settings=settings, worker_id="takes-over", clock=clock)
+    monkeypatch.setattr(tasks, "_after_transmit", tasks._after_transmit)
+    assert other.run_pending() == 1
+    assert len(smtp_sink.received) == 2
+    with fresh_db.transaction(read_only=True) as session:
+        assert session.get_one(Message, message_id).delivery_status == DeliveryStatus.sent
+        delivered = session.scalars(select(Event.id).where(
+            Event.verb == "message.delivery_updated", Event.subject_id == message_id)).all()
+        assert len(delivered) == 1

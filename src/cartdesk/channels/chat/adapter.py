@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cartdesk.channels import registry
-from cartdesk.channels.base import InboundIdentity, InboundMessage, SendFailed, SendResult
+from cartdesk.channels.base import InboundIdentity, InboundMessage, SendFailed, SendResult, Transmission
 from cartdesk.channels.chat import service as chat_service
 from cartdesk.conversations.models import DeliveryStatus
 
@@ -32,7 +32,9 @@ EMAIL = "email"
 class ChatAdapter:
     name = chat_service.CHANNEL
 
-    def send(self, session: Session, *, message: Message, conversation: Conversation) -> SendResult:
+    def send(
+        self, session: Session, *, message: Message, conversation: Conversation
+    ) -> SendResult | Transmission:
         visitor = chat_service.visitor_for_conversation(session, conversation_id=conversation.id)
         if visitor is not None and chat_service.is_live(visitor):
             chat_service.log_append(session, visitor=visitor, message=message, via=self.name)
@@ -47,9 +49,15 @@ class ChatAdapter:
         # Raises SendFailed like any adapter; the job retries, and the log entry below is
         # written only with a successful send.
         result = email.send(session, message=message, conversation=conversation)
-        if visitor is not None:
-            chat_service.log_append(session, visitor=visitor, message=message, via=EMAIL)
-        message.meta = {**(message.meta or {}), "delivered_via": EMAIL}
+
+        def sent_by_email(session: Session, message: Message) -> None:
+            if visitor is not None:
+                chat_service.log_append(session, visitor=visitor, message=message, via=EMAIL)  # uses its id
+            message.meta = {**(message.meta or {}), "delivered_via": EMAIL}
+
+        if isinstance(result, Transmission):  # SMTP: after the mail server took it
+            return Transmission(transmit=result.transmit, on_sent=sent_by_email)
+        sent_by_email(session, message)
         return result
 
     def send_in_transaction(

@@ -1,7 +1,9 @@
 """The ``email`` channel adapter: replies leave through the conversation's mailbox's SMTP server.
 
 ``send`` runs in the ``messages.deliver`` job: the job's retries with backoff give
-us retrying, and the delivery status lands on the message. SMTP 5xx answers are
+us retrying, and the delivery status lands on the message. It builds the mail in the
+job's transaction and hands back a :class:`Transmission`: the SMTP conversation runs
+after that transaction commits, so a slow server never holds the database's write lock. SMTP 5xx answers are
 permanent (the message fails with the server's words); connection errors and 4xx
 are retried. Inbound, ``parse_inbound`` turns raw MIME into the shared
 :class:`InboundMessage` shape; filing itself is ``ingest.py``.
@@ -23,6 +25,7 @@ from cartdesk.channels.base import (
     SendFailed,
     SendResult,
     ThreadHints,
+    Transmission,
 )
 from cartdesk.channels.email import compose, parsing, threads
 from cartdesk.channels.email import service as email_service
@@ -48,7 +51,9 @@ class EmailAdapter:
 
     # --- outbound -------------------------------------------------------------------
 
-    def send(self, session: Session, *, message: Message, conversation: Conversation) -> SendResult:
+    def send(self, session: Session, *, message: Message, conversation: Conversation) -> Transmission:
+        """Build the reply in the job's transaction; the SMTP conversation itself runs after
+        that commits (a slow mail server must not hold SQLite's write lock)."""
         thread, mailbox = self._thread(session, conversation)
         if not mailbox.has_smtp:
             raise SendFailed(f"Mailbox {mailbox.address} has no SMTP server configured.", retryable=False)
@@ -69,8 +74,15 @@ class EmailAdapter:
             in_reply_to=(inbound or ids or [None])[-1], attachments=self._attachments(message),
             automatic=bool((message.meta or {}).get("automatic")),
         )
-        self._transmit(session, mailbox, mime, thread.customer_address)
-        return SendResult(external_id=own_id, status=DeliveryStatus.sent)
+        password = email_service.password(mailbox, "smtp", secret_key=self.secret_key)
+        to_address = thread.customer_address
+
+        def transmit() -> SendResult:
+            # Outside the job's transaction (Transmission): only the values read above.
+            self._transmit(mailbox, password, mime, to_address)
+            return SendResult(external_id=own_id, status=DeliveryStatus.sent)
+
+        return Transmission(transmit=transmit)
 
     def _thread(self, session: Session, conversation: Conversation) -> tuple[EmailThread, Mailbox]:
         thread = email_service.thread_for(session, conversation_id=conversation.id)
@@ -93,8 +105,7 @@ class EmailAdapter:
             raise SendFailed("No attachment store is configured for the email channel.", retryable=False)
         return [(a.filename, a.content_type, b"".join(self.store.open(a.storage_key))) for a in message.attachments]
 
-    def _transmit(self, session: Session, mailbox: Mailbox, mime: Any, to_address: str) -> None:
-        password = email_service.password(mailbox, "smtp", secret_key=self.secret_key)
+    def _transmit(self, mailbox: Mailbox, password: str | None, mime: Any, to_address: str) -> None:
         try:
             with connect_smtp(mailbox, password) as smtp:
                 smtp.send_message(mime, from_addr=mailbox.address, to_addrs=[to_address])
