@@ -121,3 +121,26 @@ def test_keyset_pages_cover_everything_once(session: Session) -> None:
         if cursor is None:
             break
     assert sorted(seen) == sorted(created) and len(seen) == len(set(seen))
+
+
+def test_a_new_customer_and_their_conversation_are_written_together_and_linked(session: Session) -> None:
+    from sqlalchemy import select
+
+    from cartdesk.conversations.schemas import ConversationCreate
+    from cartdesk.customers.models import Customer
+    from cartdesk.events.models import Event
+    from cartdesk.events.schemas import SYSTEM
+
+    brand = make_brand(session)
+    conversation, message = service.open_conversation(
+        session, actor=SYSTEM, conversation_in=ConversationCreate(
+            customer={"email": "New.Person@Example.com", "name": "New Person"}, subject="Hello", channel="api",
+            brand=brand.id, message={"body": "First words"}))
+    session.commit()
+    customer = session.scalars(select(Customer).where(Customer.email == "new.person@example.com")).one()
+    assert conversation.customer_id == customer.id and message.author_customer_id == customer.id
+    verbs = {(e.verb, e.subject_id) for e in session.scalars(select(Event).where(Event.subject_type == "customer"))}
+    assert ("customer.created", customer.id) in verbs
+    created = session.scalars(select(Event).where(Event.verb == "message.created",
+                                                  Event.subject_id == message.id)).one()
+    assert (created.actor_type, created.actor_id) == ("customer", customer.id)

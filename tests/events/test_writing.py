@@ -105,3 +105,28 @@ def test_system_events_carry_no_actor_id(bound_db: Database) -> None:
     with bound_db.transaction() as session:
         events_service.record(session, verb="sys", actor=SYSTEM, subject_type="test", subject_id=1)
     assert got[0]["actor"]["type"] == SYSTEM.type and got[0]["data"] == {}
+
+
+def test_an_event_can_name_an_object_that_is_flushed_after_it_was_recorded(bound_db: Database) -> None:
+    from cartdesk.customers.models import Customer
+
+    got: list[dict] = []
+    bound_db.configure_info(event_sinks=[got.extend])
+    with bound_db.transaction() as session:
+        customer = Customer(name="Not Yet Flushed", is_vip=False, custom_fields={})
+        session.add(customer)
+        events_service.record(session, verb="customer.created", actor=SYSTEM, subject_type="customer",
+                              subject=customer)
+        assert customer.id is None
+        # The commit flushes the customer, then writes the event with the id it got.
+    assert got[0]["subject_id"] == customer.id is not None
+    with bound_db.transaction(read_only=True) as session:
+        row = session.scalars(select(Event).where(Event.id == got[0]["id"])).one()
+    assert (row.subject_type, row.subject_id) == ("customer", customer.id)
+
+
+def test_record_takes_a_subject_id_or_a_subject(session: Session) -> None:
+    with pytest.raises(TypeError):
+        events_service.record(session, verb="x", actor=SYSTEM, subject_type="test")
+    with pytest.raises(TypeError):
+        events_service.record(session, verb="x", actor=SYSTEM, subject_type="test", subject_id=1, subject=object())

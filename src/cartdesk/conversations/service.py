@@ -237,17 +237,19 @@ def count_by_view(session: Session, *, principal: Principal) -> dict[str, int]:
 # --- creating and receiving --------------------------------------------------------
 
 def _resolve_customer(session: Session, *, actor: Actor, data: ConversationCreate) -> Customer:
+    """The conversation's customer; a new one is not flushed yet (it goes out with the
+    conversation, in one flush)."""
     c = data.customer
     if c.id is not None:
         return customers_service.get_or_raise(session, customer_id=c.id)
     if c.email:
         customer, _ = customers_service.get_or_create_by_identity(
-            session, actor=actor, kind=IdentityKind.email, value=str(c.email), name=c.name
+            session, actor=actor, kind=IdentityKind.email, value=str(c.email), name=c.name, flush=False
         )
         return customer
     if c.phone:
         customer, _ = customers_service.get_or_create_by_identity(
-            session, actor=actor, kind=IdentityKind.phone, value=c.phone, name=c.name
+            session, actor=actor, kind=IdentityKind.phone, value=c.phone, name=c.name, flush=False
         )
         return customer
     if c.name:
@@ -283,10 +285,11 @@ def open_conversation(
             return get_or_raise(session, conversation_id=existing.conversation_id), existing
     customer = _resolve_customer(session, actor=actor, data=conversation_in)
     now = utcnow()
+    number = brands_service.take_number(session, brand_id=brand_id, ref=conversation_in.brand)
     conversation = Conversation(
         brand_id=brand_id,
-        number=brands_service.take_number(session, brand_id=brand_id, ref=conversation_in.brand),
-        customer_id=customer.id,
+        number=number,
+        customer=customer,  # a new customer's id comes with the flush below
         subject=conversation_in.subject.strip(),
         status=Status.new,
         priority=conversation_in.priority,
@@ -297,9 +300,8 @@ def open_conversation(
         updated_at=now,
     )
     session.add(conversation)
-    customer_actor = Actor(type="customer", id=customer.id, name=customer.display_name)
-    # The conversation and its first message go out in one flush: the conversation row is
-    # written once, already carrying the message's preview and counters.
+    # The conversation and its first message (and a new customer) go out in one flush: the
+    # conversation row is written once, already carrying the message's preview and counters.
     message = _new_message(
         session,
         conversation=conversation,
@@ -313,7 +315,10 @@ def open_conversation(
         meta=message_meta,
         now=now,
     )
+    if customer.id is None:
+        message.author_customer = customer
     session.flush()
+    customer_actor = Actor(type="customer", id=customer.id, name=customer.display_name)
     events_service.record(
         session, verb="conversation.created", actor=actor, subject_type="conversation",
         subject_id=conversation.id, conversation_id=conversation.id, brand_id=brand_id,

@@ -22,15 +22,17 @@ class CartdeskSession(Session):
 
     Audit events are not ORM objects (``events/service.py`` inserts a transaction's
     events together, with Core); a flush, explicit or before a query, writes the ones
-    recorded since the last one first, so the session reads its own writes as usual.
+    recorded since the last one after the objects, so the session reads its own writes as
+    usual and an event can name an object that the same flush inserted.
     """
 
     def flush(self, objects: object = None) -> None:
+        super().flush(objects)  # type: ignore[arg-type]
+        # After the objects: an event may name one this flush inserted.
         if self.info.get("cartdesk.unwritten_events"):
             from cartdesk.events.service import write_pending
 
             write_pending(self)
-        super().flush(objects)  # type: ignore[arg-type]
 
 
 def on_commit(session: Session, callback: Callable[[], object]) -> None:

@@ -28,6 +28,7 @@ class _Pending:
     row: dict[str, Any]
     actor: Actor
     savepoint: SessionTransaction | None  # the innermost savepoint it was recorded in
+    subject: Any = None  # an object not flushed yet: subject_id is its id once it is
     id: int | None = None
     dropped: bool = False
 
@@ -38,7 +39,8 @@ def record(
     verb: str,
     actor: Actor,
     subject_type: str,
-    subject_id: int,
+    subject_id: int | None = None,
+    subject: Any = None,
     conversation_id: int | None = None,
     brand_id: int | None = None,
     data: dict[str, Any] | None = None,
@@ -49,8 +51,13 @@ def record(
     one statement, at the next flush (explicit, or the autoflush before a query; see
     ``db.session.CartdeskSession``), savepoint or commit, which spares the unit of work
     an object per event. They
-    reach the event sinks after commit, in the order recorded.
+    reach the event sinks after commit, in the order recorded. ``subject`` instead of
+    ``subject_id``: an ORM object added but not yet flushed, whose id the row takes when it
+    is written (after the flush that inserts it), so a service need not flush just to name
+    what it created.
     """
+    if (subject_id is None) == (subject is None):
+        raise TypeError("record() takes either subject_id or subject")
     pending = session.info.get(_PENDING)
     if pending is None:
         pending = session.info[_PENDING] = []
@@ -62,6 +69,7 @@ def record(
              "brand_id": brand_id, "data": data or {}},
         actor=actor,
         savepoint=session.get_nested_transaction(),
+        subject=subject,
     )
     pending.append(item)
     session.info[_UNWRITTEN].append(item)
@@ -78,6 +86,12 @@ def write_pending(session: Session) -> None:
     if not unwritten:
         return
     session.info[_UNWRITTEN] = []
+    for item in unwritten:
+        if item.subject is not None:
+            item.row["subject_id"] = item.subject.id
+            item.subject = None
+            if item.row["subject_id"] is None:
+                raise RuntimeError(f"event {item.row['verb']!r} names an object that was never flushed")
     connection = session.connection()
     if len(unwritten) == 1:
         unwritten[0].id = connection.execute(_INSERT_ONE, unwritten[0].row).scalar_one()
@@ -112,7 +126,8 @@ def _within(savepoint: SessionTransaction | None, ended: SessionTransaction) -> 
 
 @sa_event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
-    write_pending(session)
+    if session.info.get(_UNWRITTEN):
+        session.flush()  # the objects first (an event may name one), then the events
 
 
 @sa_event.listens_for(Session, "after_transaction_create")
