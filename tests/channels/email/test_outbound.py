@@ -199,6 +199,15 @@ def test_first_mail_is_acknowledged_once_and_the_acknowledgement_starts_no_loop(
     assert messages[1].meta["automatic"] is True and messages[1].delivery_status == DeliveryStatus.sent
 
 
+def _committed_reply(db: Database, store: LocalStore, sink: SmtpSink, customer_mail_id: str, body: str) -> int:
+    """An agent's reply to a customer's mail, committed with its delivery job; its id."""
+    with db.transaction() as session:
+        conversation = _inbound(session, store, _mailbox(session, sink.port), message_id=customer_mail_id)
+        agent = principal(make_user(session))
+        return conversations_service.add_message(
+            session, principal=agent, conversation=conversation, message_in=MessageCreate(body=body)).id
+
+
 def test_the_smtp_conversation_runs_outside_the_jobs_transaction(
     fresh_db: Database, settings: Settings, store: LocalStore, smtp_sink: SmtpSink, email_adapter: EmailAdapter,
     monkeypatch: pytest.MonkeyPatch,
@@ -207,13 +216,7 @@ def test_the_smtp_conversation_runs_outside_the_jobs_transaction(
     # every request and incoming mail of the process needs): the mail is built in the job's
     # transaction, which commits; the SMTP conversation holds no database connection at all;
     # its outcome is recorded in a second transaction.
-    with fresh_db.transaction() as session:
-        mailbox = _mailbox(session, smtp_sink.port)
-        conversation = _inbound(session, store, mailbox, message_id="slow-1@c.example")
-        agent = principal(make_user(session))
-        message = conversations_service.add_message(session, principal=agent, conversation=conversation,
-                                                    message_in=MessageCreate(body="On its way."))
-        message_id = message.id
+    message_id = _committed_reply(fresh_db, store, smtp_sink, "slow-1@c.example", "On its way.")
     held: list[int] = []
     real_transmit = EmailAdapter._transmit
 
@@ -239,12 +242,7 @@ def test_a_crash_between_sending_and_recording_sends_again_on_the_next_run(
     # The mail left but the process died before recording it: the job is still claimed, its
     # lease runs out, and the next run sends it again (at least once, as before), then
     # records it once.
-    with fresh_db.transaction() as session:
-        mailbox = _mailbox(session, smtp_sink.port)
-        conversation = _inbound(session, store, mailbox, message_id="crash-1@c.example")
-        agent = principal(make_user(session))
-        message_id = conversations_service.add_message(
-            session, principal=agent, conversation=conversation, message_in=MessageCreate(body="Sorry!")).id
+    message_id = _committed_reply(fresh_db, store, smtp_sink, "crash-1@c.example", "Sorry!")
     clock = FakeClock()
     runner = JobRunner(fresh_db, settings=settings, worker_id="crashes", clock=clock)
 
