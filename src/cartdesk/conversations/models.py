@@ -161,7 +161,7 @@ class Message(Base):
     conversation: Mapped[Conversation] = relationship(back_populates="messages", lazy="raise")
     author_user: Mapped[User | None] = relationship(lazy="joined")
     # Set, never read: a new customer and their first message go out in one flush.
-    author_customer: Mapped[Customer | None] = relationship(lazy="raise", viewonly=False)
+    author_customer: Mapped[Customer | None] = relationship(lazy="raise")
     attachments: Mapped[list[Attachment]] = relationship(back_populates="message", lazy="select")
 
     @property

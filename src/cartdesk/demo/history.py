@@ -45,7 +45,8 @@ class Backdater:
     every object the caller ``touch``-es has its clock fields that were
     set during the replay moved to the step's time. Jobs the step queued
     (deliveries of replies that went out long ago) are dropped, and those replies,
-    like those sent in the step's own transaction, are marked delivered. All of it happens in the caller's transaction.
+    like those sent in the step's own transaction, are marked delivered. All of it
+    happens in the caller's transaction.
     """
 
     def __init__(self, session: Session) -> None:
@@ -73,9 +74,8 @@ class Backdater:
         events_before = len(events_service.recorded(self.session))
         yield touch
         session = self.session
-        session.flush()
-        # Audit events are written with Core, not as ORM objects: dated by their ids.
-        events_service.write_pending(session)
+        session.flush()  # also writes the step's audit events (db.session.CartdeskSession)
+        # Audit events are rows written with Core, not ORM objects: dated by their ids.
         event_ids = [e.id for e in events_service.recorded(session)[events_before:] if e.id is not None]
         if event_ids:
             session.execute(_DATE_EVENTS, {"when": when, "ids": event_ids})

@@ -50,11 +50,11 @@ def record(
     The row is not an ORM object: the events of a transaction are inserted together, in
     one statement, at the next flush (explicit, or the autoflush before a query; see
     ``db.session.CartdeskSession``), savepoint or commit, which spares the unit of work
-    an object per event. They
-    reach the event sinks after commit, in the order recorded. ``subject`` instead of
-    ``subject_id``: an ORM object added but not yet flushed, whose id the row takes when it
-    is written (after the flush that inserts it), so a service need not flush just to name
-    what it created.
+    an object per event. They reach the event sinks after commit, in the order recorded.
+
+    ``subject`` instead of ``subject_id``: an ORM object added but not yet flushed, whose
+    id the row takes when it is written (after the flush that inserts it), so a service
+    need not flush just to name what it created.
     """
     if (subject_id is None) == (subject is None):
         raise TypeError("record() takes either subject_id or subject")
