@@ -133,14 +133,6 @@ def queued(session: Session, *, conversation: Conversation, reason: str) -> None
                           brand_id=conversation.brand_id, data={"reason": reason})
 
 
-def queue(session: Session, *, brand_id: int | None = None, limit: int = DRAIN_BATCH) -> Sequence[Conversation]:
-    """Unowned active chats, oldest first."""
-    stmt = select(Conversation).where(_QUEUED, Conversation.channel == chat_service.CHANNEL)
-    if brand_id is not None:
-        stmt = stmt.where(Conversation.brand_id == brand_id)
-    return session.scalars(stmt.order_by(Conversation.id).limit(limit)).all()
-
-
 def drain(session: Session, *, brand_id: int | None = None, now: datetime | None = None) -> list[Decision]:
     """Hand out queued chats (of one brand, or all) while anyone can take them."""
     routed: list[Decision] = []

@@ -1,7 +1,7 @@
 """conversations: a partial index for the chat queue
 
 Chat routing asks, whenever an agent comes online or frees up, for the unowned new or
-open chats, oldest first (``channels/chat/routing.queue`` and ``queued_brands``). The
+open chats, oldest first (``channels/chat/routing.drain`` and ``queued_brands``). The
 assignee index found every unassigned conversation of every channel and filtered them:
 at a million conversations, thousands of unassigned emails per question. This index
 holds only the unowned new and open conversations, by channel (the queries spell its
