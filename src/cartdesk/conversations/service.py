@@ -405,10 +405,15 @@ def _message_by_external_id(session: Session, *, channel: str, external_id: str)
     return session.scalar(select(Message).where(Message.channel == channel, Message.external_id == external_id))
 
 
-def _append_message(session: Session, *, conversation: Conversation, actor: Actor, **fields: Any) -> Message:
-    """:func:`_new_message` (same keyword arguments), flushed, with its ``message.created`` event."""
+def _append_message(
+    session: Session, *, conversation: Conversation, actor: Actor, flush: bool = True, **fields: Any
+) -> Message:
+    """:func:`_new_message` (same keyword arguments) with its ``message.created`` event;
+    flushed unless ``flush=False`` (the message then has no id until the next flush, which
+    also writes the event)."""
     message = _new_message(session, conversation=conversation, **fields)
-    session.flush()
+    if flush:
+        session.flush()
     _message_created(session, message=message, conversation=conversation, actor=actor)
     return message
 
@@ -468,8 +473,9 @@ def _new_message(
 
 
 def _message_created(session: Session, *, message: Message, conversation: Conversation, actor: Actor) -> None:
+    named = {"subject_id": message.id} if message.id is not None else {"subject": message}
     events_service.record(
-        session, verb="message.created", actor=actor, subject_type="message", subject_id=message.id,
+        session, verb="message.created", actor=actor, subject_type="message", **named,
         conversation_id=conversation.id, brand_id=conversation.brand_id,
         data={"direction": str(message.direction), "author_type": str(message.author_type),
               "preview": message.body_text[:140]},
@@ -496,10 +502,13 @@ def add_message(
     is_note = message_in.kind == "note"
     if not is_note and conversation.status == Status.closed:
         raise Conflict("Closed conversations cannot be replied to; the customer's next message reopens a new one.")
+    # Not flushed yet: the status and assignment changes below go out in the same UPDATE
+    # of the conversation as the message's bookkeeping (one flush for the whole reply).
     message = _append_message(
         session,
         conversation=conversation,
         actor=principal.actor,
+        flush=False,
         direction=Direction.internal if is_note else Direction.outbound,
         author_type=AuthorType.agent,
         author_user_id=principal.user_id,
@@ -517,11 +526,13 @@ def add_message(
         target = message_in.status or (Status.pending if conversation.status in (Status.new, Status.open) else None)
         if target is not None and target != conversation.status:
             _change_status(session, actor=principal.actor, conversation=conversation, status=target)
+        session.flush()  # the message's id, for its delivery
         # Sending leaves through a durable job, after commit (or, where it is only a
         # database write, in this transaction).
         delivery.send_or_enqueue(session, message=message, conversation=conversation)
     elif message_in.status is not None and message_in.status != conversation.status:
         _change_status(session, actor=principal.actor, conversation=conversation, status=message_in.status)
+    session.flush()  # a no-op after the flush above: the caller gets the message with its id
     return message
 
 

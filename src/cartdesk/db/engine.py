@@ -124,7 +124,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         _SqliteWriters().install(engine)
         return engine
-    return create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # Up to 60 connections a process: more than the 40 threads that run sync routes plus the
+    # job runner's, so that no request waits for a connection (at 30, 32 concurrent searches
+    # timed out on the pool; docs/performance.md). Overflow connections close once returned.
+    return create_engine(url, echo=echo, pool_size=10, max_overflow=50, pool_pre_ping=True)
 
 
 @dataclass

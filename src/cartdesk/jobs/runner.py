@@ -51,6 +51,9 @@ BACKOFF_CAP_SECONDS = 3600.0
 # Done jobs are evidence for a while, then clutter.
 KEEP_DONE_JOBS = timedelta(days=7)
 _PURGE_EVERY = timedelta(hours=1)
+# How often a claim also fails the jobs whose worker died on their last attempt (they are
+# never claimed again, see ``_ready``, so they only wait a little longer to be marked).
+_SWEEP_EVERY = timedelta(seconds=30)
 _MAX_ERROR_CHARS = 4000
 
 
@@ -103,10 +106,11 @@ class _Claimed:
 
 
 def _ready(now: datetime) -> Any:
-    """Queued and due, or claimed by a worker whose lease has run out."""
+    """Queued and due, or claimed by a worker whose lease has run out with attempts left
+    (one without is failed by ``_fail_exhausted_leases``)."""
     return or_(
         (Job.status == JobStatus.queued) & (Job.run_at <= now),
-        (Job.status == JobStatus.running) & (Job.locked_until < now),
+        (Job.status == JobStatus.running) & (Job.locked_until < now) & (Job.attempts < Job.max_attempts),
     )
 
 
@@ -145,6 +149,7 @@ class JobRunner:
         self._services: list[registry.BackgroundService] = []
         self._handlers_loaded = False
         self._last_purge: datetime | None = None
+        self._last_sweep: datetime | None = None
         self._recurring_seen: dict[str, int] = {}
         self.claim_batch_size = claim_batch_size
 
@@ -250,8 +255,14 @@ class JobRunner:
         now = self.clock()
         ready = _ready(now)
         until = now + self.lease
+        sweep = self._last_sweep is None or now - self._last_sweep >= _SWEEP_EVERY
+        if not sweep and self.database.dialect == "sqlite" and not self._any_ready(ready):
+            # Nothing to claim: no write transaction, so SQLite's one writer lock stays with
+            # the requests (the runner wakes after every commit that enqueued a job).
+            return []
         with self.database.transaction() as session:
-            self._fail_exhausted_leases(session, now)
+            if sweep:
+                self._fail_exhausted_leases(session, now)
             pick = select(Job.id).where(ready).order_by(Job.run_at, Job.id).limit(max(1, limit))
             if session.get_bind().dialect.name == "postgresql":
                 # Rows another worker is claiming right now are skipped, not waited for;
@@ -260,6 +271,8 @@ class JobRunner:
             # On SQLite this transaction already holds the write lock (BEGIN IMMEDIATE),
             # so nobody can claim the picked rows between the SELECT and the UPDATE.
             ids = list(session.scalars(pick).all())
+            if sweep:
+                self._last_sweep = now
             if not ids:
                 return []
             rows = session.execute(
@@ -281,6 +294,10 @@ class JobRunner:
             for row in sorted(rows, key=lambda r: order[r.id])
         ]
 
+    def _any_ready(self, ready: Any) -> bool:
+        with self.database.transaction(read_only=True) as session:
+            return session.scalar(select(Job.id).where(ready).limit(1)) is not None
+
     def _release(self, claimed: list[_Claimed]) -> None:
         """Hand claimed jobs we will not run back to the queue, as if never claimed."""
         if not claimed:
@@ -295,7 +312,8 @@ class JobRunner:
             )
 
     def _fail_exhausted_leases(self, session: Session, now: datetime) -> None:
-        # A job whose worker died on its last attempt would otherwise be claimed forever.
+        # A job whose worker died on its last attempt is never claimed again (``_ready``);
+        # this marks it failed, so that it does not sit as 'running' for ever.
         session.execute(
             update(Job)
             .where(Job.status == JobStatus.running, Job.locked_until < now, Job.attempts >= Job.max_attempts)
