@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from cartdesk.channels import registry as channels_registry
@@ -58,13 +58,13 @@ def deliver(session: Session, payload: dict[str, Any]) -> Outside | None:
     outside any transaction (``jobs.registry.Outside``) and its outcome is recorded in
     a second one.
     """
-    message = _locked(session, int(payload["message_id"]))
-    if message is None:
+    found = _locked(session, int(payload["message_id"]))
+    if found is None:
         log.info("message %s is gone; nothing to deliver", payload["message_id"])
         return None
+    message, conversation = found
     if message.direction != Direction.outbound or message.delivery_status in _DELIVERED:
         return None
-    conversation = session.get_one(Conversation, message.conversation_id)
     adapter = channels_registry.get(message.channel)
     if adapter is None:
         _record(session, message=message, conversation=conversation, status=DeliveryStatus.failed,
@@ -83,8 +83,18 @@ def deliver(session: Session, payload: dict[str, Any]) -> Outside | None:
     return None
 
 
-def _locked(session: Session, message_id: int) -> Message | None:
-    return session.scalar(select(Message).where(Message.id == message_id).with_for_update(of=Message))
+# Built once: the message (row-locked on PostgreSQL) and its conversation, in one statement.
+_LOCKED = (
+    select(Message, Conversation)
+    .join(Conversation, Conversation.id == Message.conversation_id)
+    .where(Message.id == bindparam("message_id"))
+    .with_for_update(of=Message)
+)
+
+
+def _locked(session: Session, message_id: int) -> tuple[Message, Conversation] | None:
+    row = session.execute(_LOCKED, {"message_id": message_id}).first()
+    return None if row is None else (row[0], row[1])
 
 
 def _attempt(transmission: Transmission) -> SendResult | Exception:
@@ -97,10 +107,10 @@ def _attempt(transmission: Transmission) -> SendResult | Exception:
 def _after_transmit(
     session: Session, *, message_id: int, transmission: Transmission, outcome: SendResult | Exception
 ) -> None:
-    message = _locked(session, message_id)
-    if message is None or message.delivery_status in _DELIVERED:
+    found = _locked(session, message_id)
+    if found is None or found[0].delivery_status in _DELIVERED:
         return
-    conversation = session.get_one(Conversation, message.conversation_id)
+    message, conversation = found
     if isinstance(outcome, Exception):
         _failed(session, message=message, conversation=conversation, exc=outcome)
         return
