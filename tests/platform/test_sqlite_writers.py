@@ -66,3 +66,62 @@ def test_in_process_writers_queue_instead_of_meeting_a_busy_database(tmp_path: P
         with database.transaction(read_only=True) as reader:
             assert reader.execute(text("SELECT count(*) FROM t")).scalar_one() == 2
     database.dispose()
+
+
+def test_the_writer_lock_goes_to_the_writer_that_waited_not_back_to_the_one_that_let_go(tmp_path: Path) -> None:
+    # The job runner releasing the lock and asking again at once (its next job) must
+    # queue behind a request that was already waiting, not take the lock straight back.
+    database = create_database(f"sqlite:///{tmp_path}/fair.db")
+    with database.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (who TEXT)"))
+
+    holding = threading.Event()
+    go_on = threading.Event()
+    order: list[str] = []
+
+    def runner() -> None:
+        with database.transaction() as s:
+            s.execute(text("INSERT INTO t VALUES ('runner 1')"))
+            holding.set()
+            go_on.wait(5)
+        # Straight on to the next job, with the GIL still ours.
+        with database.transaction() as s:
+            s.execute(text("INSERT INTO t VALUES ('runner 2')"))
+            order.append("runner 2")
+
+    def request() -> None:
+        with database.transaction() as s:
+            s.execute(text("INSERT INTO t VALUES ('request')"))
+            order.append("request")
+
+    a = threading.Thread(target=runner)
+    a.start()
+    assert holding.wait(5)
+    b = threading.Thread(target=request)
+    b.start()
+    b.join(0.2)
+    assert b.is_alive()  # queued behind the runner's first job
+    go_on.set()
+    a.join(5)
+    b.join(5)
+    assert order == ["request", "runner 2"]
+    database.dispose()
+
+
+def test_a_writer_that_waits_too_long_for_the_lock_leaves_the_queue() -> None:
+    from cartdesk.db.engine import _FairLock
+
+    lock = _FairLock()
+    assert lock.acquire(timeout=1)
+    assert lock.acquire(timeout=0.05) is False  # gave up; it must not be handed the lock later
+    lock.release()
+    assert lock.acquire(timeout=0.05)  # free again, not owed to the one that left
+    got: list[bool] = []
+    waiter = threading.Thread(target=lambda: got.append(lock.acquire(timeout=5)))
+    waiter.start()
+    waiter.join(0.1)
+    lock.release()  # handed to the waiter
+    waiter.join(5)
+    assert got == [True]
+    assert lock.acquire(timeout=0.05) is False  # the waiter holds it now
+    lock.release()

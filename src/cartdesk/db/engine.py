@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +40,45 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 _WRITER_LOCK_WAIT = 10.0
 
 
+class _FairLock:
+    """A lock handed to its waiters in the order they came.
+
+    ``threading.Lock`` favours the thread that releases it: the job runner, done with
+    one job, took the lock straight back for the next one while the event loop, woken
+    but still waiting for the GIL, found it taken again, so a request could wait out a
+    whole batch of jobs (reply p95 at concurrency 32 was 7x its median;
+    docs/performance.md). Here ``release`` passes the lock to the oldest waiter.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._held = False
+        self._waiters: deque[threading.Lock] = deque()
+
+    def acquire(self, timeout: float) -> bool:
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return True
+            gate = threading.Lock()
+            gate.acquire()
+            self._waiters.append(gate)
+        if gate.acquire(timeout=timeout):
+            return True  # handed over by release()
+        with self._mutex:
+            if gate in self._waiters:
+                self._waiters.remove(gate)
+                return False
+        return True  # release() handed it over just as the wait ran out
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().release()  # still held, now by that waiter
+            else:
+                self._held = False
+
+
 class _SqliteWriters:
     """One writer at a time within this process, handed over the moment it commits.
 
@@ -47,12 +87,13 @@ class _SqliteWriters:
     so a request that arrived while the job runner was writing waited tens of
     milliseconds after the lock was already free (reply p99 0.4 s at concurrency 1;
     docs/performance.md). Writers in the same process queue on a Python lock instead
-    and start as soon as the previous one commits; writers in other processes
+    (first come, first served: :class:`_FairLock`) and start as soon as the previous
+    one commits; writers in other processes
     (``cartdesk worker``) still meet busy_timeout.
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = _FairLock()
         self._holders: set[int] = set()  # ids of the DBAPI connections holding the lock
 
     def install(self, engine: Engine) -> None:
