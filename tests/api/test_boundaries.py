@@ -146,3 +146,32 @@ def test_a_constraint_hit_by_a_race_is_a_409_and_saves_nothing(
     assert error["code"] == "conflict" and "nothing was saved" in error["message"]
     assert error["details"]["constraint"]
     assert _counts(session) == before
+
+
+def test_inbox_pages_seek_past_the_cursor_and_keep_ties_on_activity_time(
+    client, agent: Caller, session: Session, brand: Brand
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    # Seven open conversations, three of them with the very same activity time: pages of
+    # two must return each once, in (last activity, id) order, whatever the ties.
+    made = [make_conversation(session, brand=brand) for _ in range(7)]
+    base = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    times = [base, base + timedelta(minutes=1), base + timedelta(minutes=1), base + timedelta(minutes=1),
+             base + timedelta(minutes=2), base + timedelta(minutes=3), base + timedelta(minutes=3)]
+    for convo, at in zip(made, times, strict=True):
+        convo.last_activity_at = at
+        convo.status = "open"
+    session.flush()
+    expected = [c.id for c in sorted(made, key=lambda c: (c.last_activity_at, c.id), reverse=True)]
+
+    seen: list[int] = []
+    cursor = None
+    while True:
+        params = {"brand": brand.id, "status": "open", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/api/v1/conversations", headers=agent.headers, params=params).json()
+        seen += [c["id"] for c in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == expected

@@ -135,9 +135,13 @@ def _list_statement(shape: tuple[Any, ...]) -> Any:
             )
         )
     if cursor:
+        # The redundant ``<=`` is what both planners can seek to in the (status | team | …,
+        # last_activity_at) indexes; the OR alone was a filter over every row before the
+        # cursor (PostgreSQL walked 2,666 rows for a page half-way down 5,347).
         stmt = stmt.where(
+            Conversation.last_activity_at <= bindparam("last_at", type_=UTCDateTime()),
             or_(
-                Conversation.last_activity_at < bindparam("last_at", type_=UTCDateTime()),
+                Conversation.last_activity_at <= bindparam("last_at", type_=UTCDateTime()),
                 and_(
                     Conversation.last_activity_at == bindparam("last_at", type_=UTCDateTime()),
                     Conversation.id < bindparam("last_id"),
