@@ -192,6 +192,7 @@ def list_conversations(
     if cursor:
         last_at, last_id = decode_cursor(cursor, types=(datetime, int))
         stmt = stmt.where(
+            Conversation.last_activity_at <= last_at,  # what the index seeks to (see queries._list_statement)
             or_(
                 Conversation.last_activity_at < last_at,
                 and_(Conversation.last_activity_at == last_at, Conversation.id < last_id),
