@@ -141,7 +141,7 @@ def _list_statement(shape: tuple[Any, ...]) -> Any:
         stmt = stmt.where(
             Conversation.last_activity_at <= bindparam("last_at", type_=UTCDateTime()),
             or_(
-                Conversation.last_activity_at <= bindparam("last_at", type_=UTCDateTime()),
+                Conversation.last_activity_at < bindparam("last_at", type_=UTCDateTime()),
                 and_(
                     Conversation.last_activity_at == bindparam("last_at", type_=UTCDateTime()),
                     Conversation.id < bindparam("last_id"),
