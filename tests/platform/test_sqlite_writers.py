@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections import deque
 from pathlib import Path
 
+import pytest
 from sqlalchemy import event, text
 
 from cartdesk.db.engine import create_database
@@ -68,9 +70,26 @@ def test_in_process_writers_queue_instead_of_meeting_a_busy_database(tmp_path: P
     database.dispose()
 
 
-def test_the_writer_lock_goes_to_the_writer_that_waited_not_back_to_the_one_that_let_go(tmp_path: Path) -> None:
+def test_the_writer_lock_goes_to_the_writer_that_waited_not_back_to_the_one_that_let_go(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The job runner releasing the lock and asking again at once (its next job) must
     # queue behind a request that was already waiting, not take the lock straight back.
+    from cartdesk.db import engine as engine_module
+
+    queued = threading.Event()
+
+    class _Waiters(deque):  # type: ignore[type-arg]
+        def append(self, gate: object) -> None:
+            super().append(gate)
+            queued.set()
+
+    class _ObservedLock(engine_module._FairLock):
+        def __init__(self) -> None:
+            super().__init__()
+            self._waiters = _Waiters()
+
+    monkeypatch.setattr(engine_module, "_FairLock", _ObservedLock)
     database = create_database(f"sqlite:///{tmp_path}/fair.db")
     with database.engine.begin() as conn:
         conn.execute(text("CREATE TABLE t (who TEXT)"))
@@ -99,8 +118,7 @@ def test_the_writer_lock_goes_to_the_writer_that_waited_not_back_to_the_one_that
     assert holding.wait(5)
     b = threading.Thread(target=request)
     b.start()
-    b.join(0.2)
-    assert b.is_alive()  # queued behind the runner's first job
+    assert queued.wait(5)  # the request waits in line behind the runner's first job
     go_on.set()
     a.join(5)
     b.join(5)
