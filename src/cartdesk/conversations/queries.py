@@ -19,7 +19,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, aliased
 
 from cartdesk.auth.models import User
@@ -135,19 +135,7 @@ def _list_statement(shape: tuple[Any, ...]) -> Any:
             )
         )
     if cursor:
-        # The redundant ``<=`` is what both planners can seek to in the (status | team | …,
-        # last_activity_at) indexes; the OR alone was a filter over every row before the
-        # cursor (PostgreSQL walked 2,666 rows for a page half-way down 5,347).
-        stmt = stmt.where(
-            Conversation.last_activity_at <= bindparam("last_at", type_=UTCDateTime()),
-            or_(
-                Conversation.last_activity_at < bindparam("last_at", type_=UTCDateTime()),
-                and_(
-                    Conversation.last_activity_at == bindparam("last_at", type_=UTCDateTime()),
-                    Conversation.id < bindparam("last_id"),
-                ),
-            )
-        )
+        stmt = stmt.where(service._after_cursor(bindparam("last_at", type_=UTCDateTime()), bindparam("last_id")))
     return stmt.order_by(Conversation.last_activity_at.desc(), Conversation.id.desc()).limit(bindparam("lim"))
 
 

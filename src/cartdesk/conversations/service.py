@@ -179,6 +179,23 @@ def apply_filters(stmt: Select[Any], *, principal: Principal, filters: Conversat
     return stmt
 
 
+def _after_cursor(last_at: Any, last_id: Any) -> Any:
+    """Rows after a keyset cursor on (last_activity_at DESC, id DESC); the arguments are
+    values or bound parameters (``queries._list_statement``).
+
+    The redundant ``<=`` is the bound both planners seek to in the (status | team | …,
+    last_activity_at) indexes; the OR alone was a filter over every row before the cursor
+    (PostgreSQL walked 2,666 rows for a page half-way down 5,347 open conversations).
+    """
+    return and_(
+        Conversation.last_activity_at <= last_at,
+        or_(
+            Conversation.last_activity_at < last_at,
+            and_(Conversation.last_activity_at == last_at, Conversation.id < last_id),
+        ),
+    )
+
+
 def list_conversations(
     session: Session,
     *,
@@ -191,13 +208,7 @@ def list_conversations(
     stmt = _filtered(principal, filters)
     if cursor:
         last_at, last_id = decode_cursor(cursor, types=(datetime, int))
-        stmt = stmt.where(
-            Conversation.last_activity_at <= last_at,  # what the index seeks to (see queries._list_statement)
-            or_(
-                Conversation.last_activity_at < last_at,
-                and_(Conversation.last_activity_at == last_at, Conversation.id < last_id),
-            )
-        )
+        stmt = stmt.where(_after_cursor(last_at, last_id))
     stmt = stmt.order_by(Conversation.last_activity_at.desc(), Conversation.id.desc()).limit(limit + 1)
     rows = session.scalars(stmt).unique().all()
     next_cursor = None
@@ -533,7 +544,7 @@ def add_message(
         delivery.send_or_enqueue(session, message=message, conversation=conversation)
     elif message_in.status is not None and message_in.status != conversation.status:
         _change_status(session, actor=principal.actor, conversation=conversation, status=message_in.status)
-    session.flush()  # a no-op after the flush above: the caller gets the message with its id
+    session.flush()  # a note's id for the caller; after a reply, its delivery job's row
     return message
 
 

@@ -6,7 +6,7 @@ milliseconds, almost all of it inside the database driver with the GIL
 released, and on the event loop it would stall every other request meanwhile.
 
 At most ``SEARCHES_AT_ONCE`` searches run at a time in a process; the others wait
-their turn holding no database connection. Thirty-two at once on PostgreSQL
+their turn, holding no database connection once their token is cached. Thirty-two at once on PostgreSQL
 (2 cores) each took seconds and together ran out of pooled connections, where
 four at a time finish each in tens of milliseconds (docs/performance.md).
 """
