@@ -111,6 +111,24 @@ def open_ids(database_url: str, limit: int = 20000) -> list[int]:
     return list(ids)
 
 
+def jobs_waiting(database_url: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        n = conn.execute(text("SELECT count(*) FROM jobs WHERE status IN ('queued', 'running') "
+                              "AND run_at <= CURRENT_TIMESTAMP")).scalar_one()
+    engine.dispose()
+    return int(n)
+
+
+def wait_for_jobs(database_url: str, timeout: float = 120) -> None:
+    """Let the runner drain what a run left, so that it does not slow the next run down."""
+    deadline = time.monotonic() + timeout
+    while jobs_waiting(database_url) and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", required=True)
@@ -120,6 +138,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--ops", default=",".join(OPERATIONS))
     parser.add_argument("--concurrency", default="1,32")
+    parser.add_argument("--worker", action="store_true",
+                        help="run jobs (reply delivery) in one `cartdesk worker` process beside the web "
+                             "process instead of in it")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -127,7 +148,8 @@ def main() -> None:
     env = {**os.environ, "CARTDESK_DATABASE_URL": args.database_url, "CARTDESK_LOG_LEVEL": "WARNING"}
     token = subprocess.run([cartdesk_bin(), "token", "create", "--email", args.email, "--name", "bench"],
                            capture_output=True, text=True, env=env, check=True).stdout.strip()
-    results: dict = {"label": args.label, "database": args.database_url.split(":")[0], "ops": {}}
+    results: dict = {"label": args.label, "database": args.database_url.split(":")[0], "ops": {},
+                     "jobs": "worker process" if args.worker else "in the web process"}
 
     # 1. The ceiling: wrk against a bare ASGI app on the same server stack.
     port = free_port()
@@ -145,11 +167,17 @@ def main() -> None:
 
     # 2. Cartdesk, one web process.
     port = free_port()
-    server = subprocess.Popen([cartdesk_bin(), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                              start_new_session=True)
+    server_env = {**env, "CARTDESK_RUN_JOBS_IN_PROCESS": "false"} if args.worker else env
+    server = subprocess.Popen([cartdesk_bin(), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                              env=server_env, start_new_session=True)
+    worker = (subprocess.Popen([cartdesk_bin(), "worker"], env=server_env, start_new_session=True)
+              if args.worker else None)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_http(base + "/healthz")
+        runs_jobs = args.worker or server_env.get("CARTDESK_RUN_JOBS_IN_PROCESS", "true").lower() != "false"
+        if runs_jobs:
+            wait_for_jobs(args.database_url)  # left over from an earlier run
         max_id = api(base, "/api/v1/conversations?limit=1", token)["items"][0]["id"]
         wenv = {**env, "CARTDESK_BENCH_TOKEN": token, "CARTDESK_BENCH_MAX_ID": str(max_id)}
         cursor = deep_cursor(args.database_url)
@@ -163,13 +191,20 @@ def main() -> None:
             for c in (int(x) for x in args.concurrency.split(",")):
                 run_wrk(base, SCRIPT[op], connections=c, seconds=args.warmup, env=op_env)
                 r = run_wrk(base, SCRIPT[op], connections=c, seconds=args.seconds, env=op_env)
+                # Jobs still waiting the moment the run ends: the runner keeps up only if this
+                # stays small (a reply's delivery is part of the work a reply costs).
+                r["jobs_waiting"] = jobs_waiting(args.database_url)
                 results["ops"][op][f"c{c}"] = r
                 print(f"{op:11s} c={c:<3d} {r['rps']:8.1f} req/s  p50 {r['p50_us']/1000:7.2f} ms  "
-                      f"p95 {r['p95_us']/1000:7.2f} ms  p99 {r['p99_us']/1000:7.2f} ms  errors {r['errors']}",
-                      flush=True)
+                      f"p95 {r['p95_us']/1000:7.2f} ms  p99 {r['p99_us']/1000:7.2f} ms  errors {r['errors']}  "
+                      f"jobs waiting {r['jobs_waiting']}", flush=True)
+                if runs_jobs:
+                    wait_for_jobs(args.database_url)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        for process in (server, worker):
+            if process is not None:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=30)
 
     out = ROOT / "bench" / "results" / f"{args.label}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

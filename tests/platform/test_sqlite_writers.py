@@ -143,3 +143,47 @@ def test_a_writer_that_waits_too_long_for_the_lock_leaves_the_queue() -> None:
     assert got == [True]
     assert lock.acquire(timeout=0.05) is False  # the waiter holds it now
     lock.release()
+
+
+_OTHER_PROCESS_WRITER = """
+import sys
+from sqlalchemy import event, text
+from cartdesk.db.engine import create_database
+
+database = create_database(sys.argv[1])
+
+@event.listens_for(database.engine, "connect")
+def _no_busy_wait(dbapi_connection, _record):
+    dbapi_connection.execute("PRAGMA busy_timeout=0")
+
+with database.transaction() as s:
+    s.execute(text("INSERT INTO t VALUES ('other process')"))
+print("wrote")
+"""
+
+
+def test_writers_in_two_processes_take_turns_on_the_file_lock_not_through_a_busy_database(tmp_path: Path) -> None:
+    # A web process and a `cartdesk worker` on one SQLite file: the second writer waits
+    # on the shared file lock (<database>-writers) and goes on when the first commits,
+    # instead of meeting SQLITE_BUSY (here, with no busy timeout, at once an error).
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path}/two.db"
+    database = create_database(url)
+    with database.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (who TEXT)"))
+    with database.transaction() as s:
+        s.execute(text("INSERT INTO t VALUES ('this process')"))
+        other = subprocess.Popen([sys.executable, "-c", _OTHER_PROCESS_WRITER, url],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        with pytest.raises(subprocess.TimeoutExpired):
+            other.wait(timeout=3)  # started, and waiting for this transaction to end
+    out, err = other.communicate(timeout=30)
+    assert other.returncode == 0, err
+    assert out.strip() == "wrote"
+    with database.transaction(read_only=True) as s:
+        assert s.execute(text("SELECT who FROM t ORDER BY rowid")).scalars().all() == [
+            "this process", "other process"]
+    assert (tmp_path / "two.db-writers").exists()
+    database.dispose()

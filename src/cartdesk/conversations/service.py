@@ -41,6 +41,7 @@ from cartdesk.conversations.schemas import (
 from cartdesk.customers import service as customers_service
 from cartdesk.customers.models import Customer, IdentityKind
 from cartdesk.customers.schemas import CustomerCreate
+from cartdesk.db.session import insert_now
 from cartdesk.events import service as events_service
 from cartdesk.events.schemas import SYSTEM, Actor
 from cartdesk.kit.clock import utcnow
@@ -418,13 +419,18 @@ def _message_by_external_id(session: Session, *, channel: str, external_id: str)
 
 
 def _append_message(
-    session: Session, *, conversation: Conversation, actor: Actor, flush: bool = True, **fields: Any
+    session: Session, *, conversation: Conversation, actor: Actor, flush: bool = True, now: bool = False,
+    **fields: Any,
 ) -> Message:
     """:func:`_new_message` (same keyword arguments) with its ``message.created`` event;
     flushed unless ``flush=False`` (the message then has no id until the next flush, which
-    also writes the event)."""
-    message = _new_message(session, conversation=conversation, **fields)
-    if flush:
+    also writes the event). ``now=True`` inserts the row at once with Core
+    (``db.session.insert_now``), for a conversation that is already written: the
+    conversation's own changes still wait for the next flush."""
+    message = _new_message(session, conversation=conversation, add=not now, **fields)
+    if now:
+        insert_now(session, message)
+    elif flush:
         session.flush()
     _message_created(session, message=message, conversation=conversation, actor=actor)
     return message
@@ -445,8 +451,10 @@ def _new_message(
     channel: str | None = None,
     meta: dict[str, Any] | None = None,
     now: datetime | None = None,
+    add: bool = True,
 ) -> Message:
-    """The message row and the conversation's bookkeeping for it, not yet flushed."""
+    """The message row and the conversation's bookkeeping for it, not yet flushed (nor, with
+    ``add=False``, added to the session)."""
     now = now or utcnow()
     text = body.strip() if body.strip() else html_to_text(html or "")
     message = Message(
@@ -469,7 +477,8 @@ def _new_message(
         message.conversation = conversation  # a conversation in the same flush
     else:
         message.conversation_id = conversation.id
-    session.add(message)
+    if add:
+        session.add(message)
     conversation.message_count = (conversation.message_count or 0) + 1
     conversation.last_activity_at = now
     conversation.updated_at = now
@@ -514,13 +523,13 @@ def add_message(
     is_note = message_in.kind == "note"
     if not is_note and conversation.status == Status.closed:
         raise Conflict("Closed conversations cannot be replied to; the customer's next message reopens a new one.")
-    # Not flushed yet: the status and assignment changes below go out in the same UPDATE
-    # of the conversation as the message's bookkeeping (one flush for the whole reply).
+    # The message row goes in at once (Core); the conversation's bookkeeping for it and the
+    # status and assignment changes below go out in one UPDATE, at the one flush at the end.
     message = _append_message(
         session,
         conversation=conversation,
         actor=principal.actor,
-        flush=False,
+        now=True,
         direction=Direction.internal if is_note else Direction.outbound,
         author_type=AuthorType.agent,
         author_user_id=principal.user_id,
@@ -538,7 +547,6 @@ def add_message(
         target = message_in.status or (Status.pending if conversation.status in (Status.new, Status.open) else None)
         if target is not None and target != conversation.status:
             _change_status(session, actor=principal.actor, conversation=conversation, status=target)
-        session.flush()  # the message's id, for its delivery
         # Sending leaves through a durable job, after commit (or, where it is only a
         # database write, in this transaction).
         delivery.send_or_enqueue(session, message=message, conversation=conversation)

@@ -55,6 +55,8 @@ class Backdater:
         self.started = utcnow()
         self._written: list[Any] = []
         event.listen(session, "pending_to_persistent", lambda _session, obj: self._written.append(obj))
+        # Rows written at once with Core (``db.session.insert_now``: replies, their jobs).
+        event.listen(session, "detached_to_persistent", lambda _session, obj: self._written.append(obj))
         # Jobs may be inserted with Core (INSERT .. ON CONFLICT) and then loaded.
         event.listen(session, "loaded_as_persistent", self._on_loaded)
 
