@@ -79,12 +79,9 @@ def enqueue(
         "run_at": run_at or now,
         "created_at": now,
     }
-    if dedupe_key is None:
-        # Inserted at once with a prebuilt Core statement: a flush of the unit of work
-        # for this one row cost several times the INSERT (a reply's delivery job).
-        job = insert_now(session, Job(**values))
-    else:
-        job = _insert_once(session, values)
+    # Without a key, inserted at once with a prebuilt Core statement: a flush of the unit
+    # of work for this one row cost several times the INSERT (a reply's delivery job).
+    job = insert_now(session, Job(**values)) if dedupe_key is None else _insert_once(session, values)
     wake = session.info.get("job_wakeup")
     if wake is not None:
         on_commit(session, wake)
