@@ -373,7 +373,7 @@ class JobRunner:
 
     def _mark_done(self, session: Session, claimed: _Claimed) -> None:
         # Same transaction as the handler's work: either both commit or neither.
-        finished = session.execute(
+        finished = session.connection().execute(  # Core: the handler's changes flush at commit
             _MARK_DONE, {"job_id": claimed.id, "worker": self.worker_id, "finished_at": self.clock()}
         ).rowcount
         if finished != 1:
