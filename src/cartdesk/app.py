@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await hub.start()
+        database.start_background()
         if settings.run_jobs_in_process:
             runner.start()
         try:

@@ -187,3 +187,27 @@ def test_writers_in_two_processes_take_turns_on_the_file_lock_not_through_a_busy
             "this process", "other process"]
     assert (tmp_path / "two.db-writers").exists()
     database.dispose()
+
+
+def test_the_checkpointer_copies_committed_pages_into_the_database_file(tmp_path: Path) -> None:
+    # Below the automatic checkpoint's threshold, the rows live only in the WAL until the
+    # checkpointer thread moves them into the database file (which then grows).
+    import time
+
+    path = tmp_path / "ckpt.db"
+    database = create_database(f"sqlite:///{path}")
+    assert database.checkpointer is not None
+    database.checkpointer.every = 0.05
+    with database.transaction() as s:
+        s.execute(text("CREATE TABLE blobs (b BLOB)"))
+        for _ in range(64):
+            s.execute(text("INSERT INTO blobs VALUES (randomblob(16384))"))  # ~1 MB, ~260 pages
+    before = path.stat().st_size
+    assert before < 200_000  # still in the WAL
+    database.start_background()
+    deadline = time.monotonic() + 10
+    while path.stat().st_size < 1_000_000 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path.stat().st_size >= 1_000_000
+    database.dispose()  # stops the thread
+    assert database.checkpointer._thread is None

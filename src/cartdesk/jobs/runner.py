@@ -450,6 +450,7 @@ def run_worker(settings: Settings, *, concurrency: int = 1, stop_event: threadin
         log.warning("no CARTDESK_REDIS_URL: events from this worker will not reach web processes live")
     restore = _install_signal_handlers(stop_event)
     try:
+        database.start_background()
         runner.start()
         log.info("worker %s running; Ctrl-C or SIGTERM stops it after the jobs in hand", runner.worker_id)
         while not stop_event.wait(1.0):  # a timed wait keeps the main thread responsive to signals
