@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, text
 
+from cartdesk.db.deps import DbSession  # module level: FastAPI resolves the annotations here
 from cartdesk.db.engine import create_database
 
 
@@ -211,3 +212,58 @@ def test_the_checkpointer_copies_committed_pages_into_the_database_file(tmp_path
     assert path.stat().st_size >= 1_000_000
     database.dispose()  # stops the thread
     assert database.checkpointer._thread is None
+
+
+def test_a_request_waiting_to_write_leaves_the_event_loop_to_serve_others(tmp_path: Path) -> None:
+    # While another writer (the job runner's thread) holds SQLite's write lock, a write
+    # request awaits its turn: a read on the same event loop is answered meanwhile, and
+    # the write goes through once the lock is free.
+    import asyncio
+
+    import httpx
+    from fastapi import FastAPI
+
+    database = create_database(f"sqlite:///{tmp_path}/turn.db")
+    with database.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (who TEXT)"))
+    app = FastAPI()
+    app.state.db = database
+
+    @app.post("/write")
+    async def write(session: DbSession) -> dict[str, bool]:
+        session.execute(text("INSERT INTO t VALUES ('request')"))
+        return {"ok": True}
+
+    @app.get("/read")
+    async def read(session: DbSession) -> dict[str, int]:
+        return {"rows": session.execute(text("SELECT count(*) FROM t")).scalar_one()}
+
+    holding, release = threading.Event(), threading.Event()
+
+    def other_writer() -> None:
+        with database.transaction() as s:
+            s.execute(text("INSERT INTO t VALUES ('runner')"))
+            holding.set()
+            release.wait(10)
+
+    async def scenario() -> None:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            writing = asyncio.create_task(client.post("/write"))
+            await asyncio.sleep(0.3)
+            assert not writing.done()  # waiting for its turn, without blocking the loop
+            answer = await asyncio.wait_for(client.get("/read"), 5)
+            assert answer.json() == {"rows": 0}  # the runner has not committed yet
+            release.set()
+            assert (await asyncio.wait_for(writing, 10)).json() == {"ok": True}
+
+    thread = threading.Thread(target=other_writer)
+    thread.start()
+    assert holding.wait(5)
+    try:
+        asyncio.run(scenario())
+    finally:
+        release.set()
+        thread.join(10)
+    with database.transaction(read_only=True) as s:
+        assert s.execute(text("SELECT who FROM t ORDER BY rowid")).scalars().all() == ["runner", "request"]
+    database.dispose()

@@ -21,8 +21,16 @@ async def request_session(request: Request) -> AsyncIterator[Session]:
     """
     # Reads begin a deferred transaction on SQLite so that they never queue behind writers.
     read_only = request.method in ("GET", "HEAD", "OPTIONS")
-    with request.app.state.db.transaction(read_only=read_only) as session:
-        yield session
+    database = request.app.state.db
+    if read_only:
+        with database.transaction(read_only=True) as session:
+            yield session
+        return
+    # A writer waits for SQLite's one write lock here, awaiting, so that the event loop
+    # serves everyone else meanwhile; its transaction then begins holding it.
+    async with database.writer_turn():
+        with database.transaction() as session:
+            yield session
 
 
 # scope="function": the transaction ends (commits) before the response is sent, so a

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import logging
 import os
 import threading
 import time
+import weakref
 from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,15 +115,25 @@ class _FairLock:
         self._waiters: deque[threading.Lock] = deque()
 
     def acquire(self, timeout: float) -> bool:
+        gate = self.enqueue()
+        if gate is None or gate.acquire(timeout=timeout):
+            return True  # free, or handed over by release()
+        return self.abandon(gate)
+
+    def enqueue(self) -> threading.Lock | None:
+        """Take the lock if it is free (None), else join the queue: the returned gate is
+        released when the lock is handed over (poll it, or wait on it)."""
         with self._mutex:
             if not self._held:
                 self._held = True
-                return True
+                return None
             gate = threading.Lock()
             gate.acquire()
             self._waiters.append(gate)
-        if gate.acquire(timeout=timeout):
-            return True  # handed over by release()
+            return gate
+
+    def abandon(self, gate: threading.Lock) -> bool:
+        """Leave the queue after waiting too long; True if the lock was handed over anyway."""
         with self._mutex:
             if gate in self._waiters:
                 self._waiters.remove(gate)
@@ -161,22 +174,41 @@ class _WriterFile:
         return self._fd
 
     def acquire(self, timeout: float) -> bool:
-        fd = self._file()
         deadline = time.monotonic() + timeout
         pause = 0.0001
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return True
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    return False
-                time.sleep(pause)
-                pause = min(pause * 2, 0.001)
+        while not self.try_acquire():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 0.001)
+        return True
+
+    def try_acquire(self) -> bool:
+        try:
+            fcntl.flock(self._file(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
 
     def release(self) -> None:
         if self._fd is not None and self._pid == os.getpid():
             fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+
+_POLL = 0.0002  # seconds between looks at a lock that a request awaits
+
+
+@dataclass
+class _Turn:
+    """A request's claim on the writer lock, taken before its transaction begins."""
+
+    writers: _SqliteWriters
+    held: bool = True
+    file: bool = False  # also the file lock
+    key: int | None = None  # the connection whose transaction took it over
+
+
+_TURN: ContextVar[_Turn | None] = ContextVar("cartdesk_writer_turn", default=None)
 
 
 class _SqliteWriters:
@@ -198,7 +230,46 @@ class _SqliteWriters:
         self._holders: set[int] = set()  # ids of the DBAPI connections holding the lock
         self._file_holders: set[int] = set()  # ... and of those also holding the file lock
 
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        """Wait for the writer lock *without blocking the event loop*, for a request that
+        will write: the loop serves other requests (reads, pushes, responses) while a writer
+        elsewhere (the job runner's thread, a ``cartdesk worker``) finishes, where a wait in
+        ``BEGIN`` would stall it. The request's transaction then begins holding the lock;
+        it is released at that commit, or here if the request never began one."""
+        turn = await self._acquire_async()
+        token = _TURN.set(turn)
+        try:
+            yield
+        finally:
+            _TURN.reset(token)
+            if turn.held and turn.key is None:
+                turn.held = False
+                if turn.file:
+                    self._file.release()  # type: ignore[union-attr]
+                self._lock.release()
+
+    async def _acquire_async(self) -> _Turn:
+        deadline = time.monotonic() + _WRITER_LOCK_WAIT
+        gate = self._lock.enqueue()
+        if gate is not None:
+            while not gate.acquire(blocking=False):
+                if time.monotonic() >= deadline:
+                    if not self._lock.abandon(gate):
+                        return _Turn(self, held=False)  # BEGIN waits as it would have
+                    break
+                await asyncio.sleep(_POLL)
+        turn = _Turn(self)
+        if self._file is not None:
+            while not self._file.try_acquire():
+                if time.monotonic() >= deadline:
+                    return turn  # holds the process's lock only; SQLite's busy timeout does the rest
+                await asyncio.sleep(_POLL)
+            turn.file = True
+        return turn
+
     def install(self, engine: Engine) -> None:
+        _WRITERS[engine] = self
         event.listen(engine, "begin", self._begin)
         dialect = engine.dialect
         do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
@@ -228,7 +299,14 @@ class _SqliteWriters:
             conn.exec_driver_sql("BEGIN")
             return
         key = _raw_id(conn.connection)
-        if key not in self._holders and self._lock.acquire(timeout=_WRITER_LOCK_WAIT):
+        turn = _TURN.get()
+        if turn is not None and turn.writers is self and turn.held and turn.key is None:
+            # The request waited for its turn already (``turn``): this transaction takes it over.
+            turn.key = key
+            self._holders.add(key)
+            if turn.file:
+                self._file_holders.add(key)
+        elif key not in self._holders and self._lock.acquire(timeout=_WRITER_LOCK_WAIT):
             self._holders.add(key)
             # Only the holder of the process's lock: the descriptor is the process's, and a
             # second thread's flock on it would "succeed" beside the first.
@@ -242,12 +320,18 @@ class _SqliteWriters:
 
     def _release(self, connection) -> None:  # type: ignore[no-untyped-def]
         key = _raw_id(connection)
+        turn = _TURN.get()
+        if turn is not None and turn.key == key:
+            turn.held = False  # released below, with the commit
         if key in self._holders:
             if key in self._file_holders:
                 self._file_holders.discard(key)
                 self._file.release()  # type: ignore[union-attr]
             self._holders.discard(key)
             self._lock.release()
+
+
+_WRITERS: weakref.WeakKeyDictionary[Engine, _SqliteWriters] = weakref.WeakKeyDictionary()
 
 
 def _raw_id(connection) -> int:  # type: ignore[no-untyped-def]
@@ -314,6 +398,19 @@ class Database:
         """Values every new session sees in ``session.info`` (event sinks, job wake-up)."""
         for factory in (self.sessionmaker, self.read_sessionmaker):
             factory.kw.setdefault("info", {}).update(info)
+
+    @asynccontextmanager
+    async def writer_turn(self) -> AsyncIterator[None]:
+        """For an ``async`` request that will write: wait for SQLite's writer lock without
+        blocking the event loop (see ``_SqliteWriters.turn``). Nothing on PostgreSQL."""
+        writers = _WRITERS.get(self.engine)
+        # Sessions bound to a connection (tests: one rolled-back transaction) join what that
+        # connection already holds; there is no turn to wait for.
+        if writers is None or not isinstance(self.sessionmaker.kw.get("bind"), Engine):
+            yield
+            return
+        async with writers.turn():
+            yield
 
     def start_background(self) -> None:
         """What a long-running process adds: SQLite's checkpoints off the request path."""
