@@ -267,3 +267,79 @@ def test_a_request_waiting_to_write_leaves_the_event_loop_to_serve_others(tmp_pa
     with database.transaction(read_only=True) as s:
         assert s.execute(text("SELECT who FROM t ORDER BY rowid")).scalars().all() == ["runner", "request"]
     database.dispose()
+
+
+def test_waiting_requests_take_turns_with_the_job_runner_instead_of_crowding_it_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three write requests wait while another writer holds the lock, then the job runner's
+    # thread asks too. Only one request of the event loop stands in the lock's queue at a
+    # time, so the runner goes second, not after every request that came before it.
+    import asyncio
+
+    import httpx
+    from fastapi import FastAPI
+
+    from cartdesk.db import engine as engine_module
+
+    request_in_line, both_in_line = threading.Event(), threading.Event()
+
+    class _Waiters(deque):  # type: ignore[type-arg]
+        def append(self, gate: object) -> None:
+            super().append(gate)
+            (request_in_line if len(self) == 1 else both_in_line).set()
+
+    class _ObservedLock(engine_module._FairLock):
+        def __init__(self) -> None:
+            super().__init__()
+            self._waiters = _Waiters()
+
+    monkeypatch.setattr(engine_module, "_FairLock", _ObservedLock)
+    database = create_database(f"sqlite:///{tmp_path}/line.db")
+    with database.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (who TEXT)"))
+    app = FastAPI()
+    app.state.db = database
+
+    @app.post("/write")
+    async def write(session: DbSession) -> dict[str, bool]:
+        session.execute(text("INSERT INTO t VALUES ('request')"))
+        return {"ok": True}
+
+    holding, release = threading.Event(), threading.Event()
+
+    def first_writer() -> None:
+        with database.transaction() as s:
+            s.execute(text("INSERT INTO t VALUES ('first')"))
+            holding.set()
+            release.wait(10)
+
+    def runner() -> None:
+        with database.transaction() as s:
+            s.execute(text("INSERT INTO t VALUES ('runner')"))
+
+    async def scenario() -> None:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            requests = [asyncio.create_task(client.post("/write")) for _ in range(3)]
+            assert await asyncio.to_thread(request_in_line.wait, 10)
+            await asyncio.sleep(0.1)  # the other two get as far as they may
+            job_thread = threading.Thread(target=runner)
+            job_thread.start()
+            assert await asyncio.to_thread(both_in_line.wait, 10)
+            release.set()
+            for response in await asyncio.gather(*requests):
+                assert response.json() == {"ok": True}
+            await asyncio.to_thread(job_thread.join, 10)
+
+    thread = threading.Thread(target=first_writer)
+    thread.start()
+    assert holding.wait(5)
+    try:
+        asyncio.run(scenario())
+    finally:
+        release.set()
+        thread.join(10)
+    with database.transaction(read_only=True) as s:
+        assert s.execute(text("SELECT who FROM t ORDER BY rowid")).scalars().all() == [
+            "first", "request", "runner", "request", "request"]
+    database.dispose()

@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
+import anyio
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
@@ -99,6 +100,22 @@ class Checkpointer:
 _WRITER_LOCK_WAIT = 10.0
 
 
+class _AsyncGate:
+    """A coroutine's place in :class:`_FairLock`'s queue. ``release`` (the hand-over, from
+    any thread) resolves its future on the coroutine's loop: no polling, no blocked loop."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.future: asyncio.Future[None] = self._loop.create_future()
+
+    def release(self) -> None:
+        self._loop.call_soon_threadsafe(self._resolve)
+
+    def _resolve(self) -> None:
+        if not self.future.done():
+            self.future.set_result(None)
+
+
 class _FairLock:
     """A lock handed to its waiters in the order they came.
 
@@ -112,7 +129,7 @@ class _FairLock:
     def __init__(self) -> None:
         self._mutex = threading.Lock()
         self._held = False
-        self._waiters: deque[threading.Lock] = deque()
+        self._waiters: deque[threading.Lock | _AsyncGate] = deque()
 
     def acquire(self, timeout: float) -> bool:
         gate = self.enqueue()
@@ -132,7 +149,17 @@ class _FairLock:
             self._waiters.append(gate)
             return gate
 
-    def abandon(self, gate: threading.Lock) -> bool:
+    def enqueue_async(self) -> _AsyncGate | None:
+        """:meth:`enqueue` for a coroutine: its gate resolves a future on its event loop."""
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return None
+            gate = _AsyncGate()
+            self._waiters.append(gate)
+            return gate
+
+    def abandon(self, gate: threading.Lock | _AsyncGate) -> bool:
         """Leave the queue after waiting too long; True if the lock was handed over anyway."""
         with self._mutex:
             if gate in self._waiters:
@@ -195,9 +222,6 @@ class _WriterFile:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
-_POLL = 0.0002  # seconds between looks at a lock that a request awaits
-
-
 @dataclass
 class _Turn:
     """A request's claim on the writer lock, taken before its transaction begins."""
@@ -229,6 +253,8 @@ class _SqliteWriters:
         self._file = _WriterFile(lock_path) if lock_path else None
         self._holders: set[int] = set()  # ids of the DBAPI connections holding the lock
         self._file_holders: set[int] = set()  # ... and of those also holding the file lock
+        self._lines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary())
 
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
@@ -237,7 +263,16 @@ class _SqliteWriters:
         elsewhere (the job runner's thread, a ``cartdesk worker``) finishes, where a wait in
         ``BEGIN`` would stall it. The request's transaction then begins holding the lock;
         it is released at that commit, or here if the request never began one."""
-        turn = await self._acquire_async()
+        # One request of this event loop in the lock's queue at a time, the rest waiting
+        # here: with all 32 of a busy loop's requests in line, the job runner's thread got
+        # one turn in 33 and its jobs piled up (docs/performance.md); so it alternates with
+        # the loop's requests, as when a waiting request blocked the loop.
+        loop = asyncio.get_running_loop()
+        line = self._lines.get(loop)
+        if line is None:
+            line = self._lines[loop] = asyncio.Lock()
+        async with line:
+            turn = await self._acquire_async()
         token = _TURN.set(turn)
         try:
             yield
@@ -250,22 +285,24 @@ class _SqliteWriters:
                 self._lock.release()
 
     async def _acquire_async(self) -> _Turn:
-        deadline = time.monotonic() + _WRITER_LOCK_WAIT
-        gate = self._lock.enqueue()
+        gate = self._lock.enqueue_async()
         if gate is not None:
-            while not gate.acquire(blocking=False):
-                if time.monotonic() >= deadline:
-                    if not self._lock.abandon(gate):
-                        return _Turn(self, held=False)  # BEGIN waits as it would have
-                    break
-                await asyncio.sleep(_POLL)
+            try:
+                await asyncio.wait_for(asyncio.shield(gate.future), _WRITER_LOCK_WAIT)
+            except TimeoutError:
+                if not self._lock.abandon(gate):
+                    return _Turn(self, held=False)  # BEGIN waits as it would have
+            except BaseException:  # cancelled (the client left): never keep a lock handed over
+                if self._lock.abandon(gate):
+                    self._lock.release()
+                raise
         turn = _Turn(self)
         if self._file is not None:
-            while not self._file.try_acquire():
-                if time.monotonic() >= deadline:
-                    return turn  # holds the process's lock only; SQLite's busy timeout does the rest
-                await asyncio.sleep(_POLL)
-            turn.file = True
+            # Another process writing: wait for it in a thread (the same polling as theirs, so
+            # neither process crowds the other out), the loop free meanwhile. Not cancellable:
+            # the turn's ``finally`` must see whether the file lock was taken.
+            turn.file = self._file.try_acquire() or await anyio.to_thread.run_sync(
+                self._file.acquire, _WRITER_LOCK_WAIT)
         return turn
 
     def install(self, engine: Engine) -> None:
