@@ -55,11 +55,11 @@ class Checkpointer:
     """Copies committed WAL pages back into the database file, from a thread of its own.
 
     SQLite's automatic checkpoint runs inside the commit that crosses the threshold: at a
-    million conversations that commit wrote thousands of scattered pages and fsynced the
-    file while holding the event loop (reply p99 at concurrency 1 of 100 ms against a
-    p50 of 6; docs/performance.md). Here a ``PASSIVE`` checkpoint runs every 0.2 s on its
-    own connection; it takes no lock that writers or readers wait for, and the sqlite3
-    module lets go of the GIL while it runs, so requests go on beside it.
+    million conversations that commit writes hundreds of scattered pages back and fsyncs
+    the file on the event loop. Here a ``PASSIVE`` checkpoint runs every 0.2 s on its own
+    connection; it takes no lock that writers or readers wait for, and the sqlite3 module
+    lets go of the GIL while it runs, so requests go on beside it (c=1 p95 of create at
+    1M 10.0 → 5.0 ms; docs/performance.md).
     """
 
     def __init__(self, path: str, *, every: float = _CHECKPOINT_EVERY) -> None:
@@ -180,8 +180,8 @@ class _WriterFile:
 
     Taken by the process's one writer (it already holds :class:`_FairLock`) before its
     ``BEGIN IMMEDIATE``, released after its commit, so a web process and a ``cartdesk
-    worker`` on the same SQLite file take turns within a fraction of a millisecond
-    instead of through SQLite's busy handler (its sleeps grow to 100 ms: delivery in a
+    worker`` on the same SQLite file take turns within a millisecond instead of
+    through SQLite's busy handler (its sleeps grow to 100 ms: delivery in a
     worker process gave replies a p95 of 130 ms; docs/performance.md). The wait polls,
     so that it can give up: after ``timeout`` the writer goes on to SQLite's own
     busy_timeout, as a process that does not know this file (the sqlite3 shell) does.
