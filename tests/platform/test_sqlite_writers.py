@@ -7,10 +7,11 @@ from collections import deque
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import event, text
 
 from cartdesk.db.deps import DbSession  # module level: FastAPI resolves the annotations here
-from cartdesk.db.engine import create_database
+from cartdesk.db.engine import Database, create_database
 
 
 def test_in_process_writers_queue_instead_of_meeting_a_busy_database(tmp_path: Path) -> None:
@@ -214,16 +215,9 @@ def test_the_checkpointer_copies_committed_pages_into_the_database_file(tmp_path
     assert database.checkpointer._thread is None
 
 
-def test_a_request_waiting_to_write_leaves_the_event_loop_to_serve_others(tmp_path: Path) -> None:
-    # While another writer (the job runner's thread) holds SQLite's write lock, a write
-    # request awaits its turn: a read on the same event loop is answered meanwhile, and
-    # the write goes through once the lock is free.
-    import asyncio
-
-    import httpx
-    from fastapi import FastAPI
-
-    database = create_database(f"sqlite:///{tmp_path}/turn.db")
+def _app_writing_to(database: Database) -> FastAPI:
+    """A bare app on ``database`` (with a table ``t``) whose routes go through the request
+    boundary (``DbSession``): POST /write inserts a row, GET /read counts them."""
     with database.engine.begin() as conn:
         conn.execute(text("CREATE TABLE t (who TEXT)"))
     app = FastAPI()
@@ -237,6 +231,20 @@ def test_a_request_waiting_to_write_leaves_the_event_loop_to_serve_others(tmp_pa
     @app.get("/read")
     async def read(session: DbSession) -> dict[str, int]:
         return {"rows": session.execute(text("SELECT count(*) FROM t")).scalar_one()}
+
+    return app
+
+
+def test_a_request_waiting_to_write_leaves_the_event_loop_to_serve_others(tmp_path: Path) -> None:
+    # While another writer (the job runner's thread) holds SQLite's write lock, a write
+    # request awaits its turn: a read on the same event loop is answered meanwhile, and
+    # the write goes through once the lock is free.
+    import asyncio
+
+    import httpx
+
+    database = create_database(f"sqlite:///{tmp_path}/turn.db")
+    app = _app_writing_to(database)
 
     holding, release = threading.Event(), threading.Event()
 
@@ -278,7 +286,6 @@ def test_waiting_requests_take_turns_with_the_job_runner_instead_of_crowding_it_
     import asyncio
 
     import httpx
-    from fastapi import FastAPI
 
     from cartdesk.db import engine as engine_module
 
@@ -296,15 +303,7 @@ def test_waiting_requests_take_turns_with_the_job_runner_instead_of_crowding_it_
 
     monkeypatch.setattr(engine_module, "_FairLock", _ObservedLock)
     database = create_database(f"sqlite:///{tmp_path}/line.db")
-    with database.engine.begin() as conn:
-        conn.execute(text("CREATE TABLE t (who TEXT)"))
-    app = FastAPI()
-    app.state.db = database
-
-    @app.post("/write")
-    async def write(session: DbSession) -> dict[str, bool]:
-        session.execute(text("INSERT INTO t VALUES ('request')"))
-        return {"ok": True}
+    app = _app_writing_to(database)
 
     holding, release = threading.Event(), threading.Event()
 

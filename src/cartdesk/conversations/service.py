@@ -427,18 +427,16 @@ def _message_by_external_id(session: Session, *, channel: str, external_id: str)
 
 
 def _append_message(
-    session: Session, *, conversation: Conversation, actor: Actor, flush: bool = True, now: bool = False,
-    **fields: Any,
+    session: Session, *, conversation: Conversation, actor: Actor, now: bool = False, **fields: Any
 ) -> Message:
-    """:func:`_new_message` (same keyword arguments) with its ``message.created`` event;
-    flushed unless ``flush=False`` (the message then has no id until the next flush, which
-    also writes the event). ``now=True`` inserts the row at once with Core
-    (``db.session.insert_now``), for a conversation that is already written: the
-    conversation's own changes still wait for the next flush."""
+    """:func:`_new_message` (same keyword arguments) with its ``message.created`` event, flushed.
+    ``now=True`` inserts the row at once with Core instead (``db.session.insert_now``), for
+    a conversation that is already written: the conversation's own changes then wait for
+    the next flush."""
     message = _new_message(session, conversation=conversation, add=not now, **fields)
     if now:
         insert_now(session, message)
-    elif flush:
+    else:
         session.flush()
     _message_created(session, message=message, conversation=conversation, actor=actor)
     return message

@@ -63,14 +63,12 @@ def find_by_identity(session: Session, *, kind: IdentityKind, value: str) -> Cus
 
 def get_or_create_by_identity(
     session: Session, *, actor: Actor, kind: IdentityKind, value: str, name: str | None = None,
-    known_absent: bool = False, flush: bool = True, now: bool = False,
+    known_absent: bool = False, now: bool = False,
 ) -> tuple[Customer, bool]:
     """The customer known by this address, created on first contact. Returns (customer, created).
 
     ``known_absent``: the caller's :func:`find_by_identity` in this transaction found nobody.
-    ``flush=False``: a new customer is added but not flushed (no id yet), for a caller that
-    writes it together with what it creates next (see :func:`create`); ``now=True``: a new
-    customer is inserted at once (see :func:`create`)."""
+    ``now=True``: a new customer is inserted at once (see :func:`create`)."""
     existing = None if known_absent else find_by_identity(session, kind=kind, value=value)
     if existing is not None:
         if name and not existing.name:
@@ -83,19 +81,16 @@ def get_or_create_by_identity(
         customer_in.phone = normalise(kind, value)
     else:
         customer_in.identities = [IdentityIn(kind=kind, value=value)]
-    return create(session, actor=actor, customer_in=customer_in, identities_checked=True, flush=flush,
-                  now=now), True
+    return create(session, actor=actor, customer_in=customer_in, identities_checked=True, now=now), True
 
 
 def create(
     session: Session, *, actor: Actor, customer_in: CustomerCreate, identities_checked: bool = False,
-    flush: bool = True, now: bool = False,
+    now: bool = False,
 ) -> Customer:
-    """A new customer with their identities. ``flush=False`` leaves the rows to the caller's
-    next flush (the customer has no id until then; its ``customer.created`` event takes the id
-    when it is written), so a new conversation and its new customer cost one flush.
-    ``now=True`` inserts the rows at once with prebuilt Core statements (``insert_now``),
-    cheaper than any flush (a conversation opened through the API)."""
+    """A new customer with their identities, flushed. ``now=True`` inserts the rows at once
+    with prebuilt Core statements instead (``insert_now``), cheaper than any flush (a
+    conversation opened through the API)."""
     identities = [(i.kind, normalise(i.kind, i.value)) for i in customer_in.identities]
     if customer_in.email:
         identities.append((IdentityKind.email, normalise(IdentityKind.email, str(customer_in.email))))
@@ -122,8 +117,7 @@ def create(
     else:
         customer.identities = [CustomerIdentity(kind=k, value=v, created_at=at) for k, v in identities]
         session.add(customer)
-        if flush:
-            session.flush()
+        session.flush()
     events_service.record(
         session, verb="customer.created", actor=actor, subject_type="customer", subject=customer,
         data={"name": customer.name, "email": customer.email},

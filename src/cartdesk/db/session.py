@@ -44,31 +44,34 @@ def insert_now(session: Session, obj: T) -> T:
     """INSERT the new ORM object ``obj`` at once, with one prebuilt Core statement, and add
     it to ``session`` as persistent (as though it had been flushed, or loaded).
 
-    For the hot paths only (an agent's reply, its delivery job): a unit-of-work flush of
-    one object costs several times the statement. ``obj`` must be transient, single-table,
+    For the hot paths only (an agent's reply and its delivery job, a conversation opened over
+    the API): a unit-of-work flush of one object costs several times the statement. ``obj`` must be transient, single-table,
     and refer only to rows that are already written; its Python-side column defaults are
     applied here, unset columns without a default are NULL, and those with a server default
-    load on first access. The session sees it
-    arrive through ``detached_to_persistent``, not ``pending_to_persistent``.
+    load on first access. The session sees it arrive through ``detached_to_persistent``, not
+    ``pending_to_persistent``.
     """
     state = instance_state(obj)
     mapper = state.mapper
     table = mapper.local_table
     values: dict[str, Any] = {}
     for prop in mapper.column_attrs:
-        column = prop.columns[0]
+        column, default = prop.columns[0], prop.columns[0].default
         if prop.key in state.dict:
             values[column.key] = state.dict[prop.key]
-        elif column.default is not None and not column.primary_key and column.default.is_scalar:
-            values[column.key] = column.default.arg
-        elif column.default is not None and not column.primary_key and column.default.is_callable:
-            values[column.key] = column.default.arg(None)
-        elif column.primary_key or column.server_default is not None or column.default is not None:
+            continue
+        if column.primary_key or column.server_default is not None:
             continue  # the database's value: loaded on first access
+        if default is None:
+            value = None  # what the INSERT writes; known, so never loaded
+        elif default.is_scalar:
+            value = default.arg
+        elif default.is_callable:
+            value = default.arg(None)
         else:
-            values[column.key] = None  # what the INSERT writes; known, so never loaded
-        if prop.key not in state.dict:
-            setattr(obj, prop.key, values[column.key])
+            continue  # a sequence or SQL expression: the database's value
+        values[column.key] = value
+        setattr(obj, prop.key, value)
     result = session.connection().execute(_insert_statement(table), values)
     setattr(obj, mapper.primary_key[0].key, result.inserted_primary_key[0])
     make_transient_to_detached(obj)
