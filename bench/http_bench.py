@@ -67,6 +67,15 @@ def run_wrk(url: str, script: str, *, connections: int, seconds: int, env: dict[
     return result
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process (all its threads) so far, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def api(base: str, path: str, token: str) -> dict:
     req = Request(base + path, headers={"Authorization": f"Bearer {token}"})
     with urlopen(req, timeout=30) as r:
@@ -190,14 +199,23 @@ def main() -> None:
             results["ops"][op] = {}
             for c in (int(x) for x in args.concurrency.split(",")):
                 run_wrk(base, SCRIPT[op], connections=c, seconds=args.warmup, env=op_env)
+                cpu_before = cpu_seconds(server.pid)
+                worker_before = cpu_seconds(worker.pid) if worker is not None else 0.0
                 r = run_wrk(base, SCRIPT[op], connections=c, seconds=args.seconds, env=op_env)
+                # The web process's CPU over the run: 1.0 is one core busy all the time (the
+                # ceiling of one process), and CPU per request says where a rate is bound.
+                r["server_cpu"] = (cpu_seconds(server.pid) - cpu_before) / (r["duration_us"] / 1e6)
+                if worker is not None:
+                    r["worker_cpu"] = (cpu_seconds(worker.pid) - worker_before) / (r["duration_us"] / 1e6)
                 # Jobs still waiting the moment the run ends: the runner keeps up only if this
                 # stays small (a reply's delivery is part of the work a reply costs).
                 r["jobs_waiting"] = jobs_waiting(args.database_url)
                 results["ops"][op][f"c{c}"] = r
                 print(f"{op:11s} c={c:<3d} {r['rps']:8.1f} req/s  p50 {r['p50_us']/1000:7.2f} ms  "
                       f"p95 {r['p95_us']/1000:7.2f} ms  p99 {r['p99_us']/1000:7.2f} ms  errors {r['errors']}  "
-                      f"jobs waiting {r['jobs_waiting']}", flush=True)
+                      f"jobs waiting {r['jobs_waiting']}  server CPU {r['server_cpu']:.2f} "
+                      f"({r['server_cpu'] / r['rps'] * 1000:.2f} ms/req)"
+                      + (f"  worker CPU {r['worker_cpu']:.2f}" if worker is not None else ""), flush=True)
                 if runs_jobs:
                     wait_for_jobs(args.database_url)
     finally:

@@ -297,3 +297,43 @@ def test_a_failing_slow_step_is_retried_and_the_first_step_stays_committed(
     failed = _job(bound_db, job_id)
     assert failed.status == JobStatus.queued and "provider down" in (failed.last_error or "")
     assert _ran_events(bound_db, 72) == 1  # step one committed before the slow step
+
+
+def test_the_last_job_of_a_batch_claims_the_next_batch_in_its_own_transaction(
+    bound_db: Database, runner: JobRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    RAN.clear()
+    ids = [_enqueue(bound_db, "tests.platform.record", {"n": 500 + k}) for k in range(20)]
+    claims: list[int] = []
+    claim_batch = runner.claim_batch
+
+    def counted(limit: int) -> list[Any]:
+        batch = claim_batch(limit)
+        claims.append(len(batch))
+        return batch
+
+    monkeypatch.setattr(runner, "claim_batch", counted)
+    assert runner.run_pending() == 20
+    assert RAN == [500 + k for k in range(20)]  # oldest first, each once
+    # One claim of its own (8 jobs) and the last, empty one; batches 2 and 3 came with jobs 8 and 16.
+    assert claims == [8, 0]
+    assert all(_job(bound_db, i).status == JobStatus.done for i in ids)
+
+
+def test_a_failing_last_job_claims_nothing_and_the_runner_claims_afresh(
+    bound_db: Database, runner: JobRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    RAN.clear()
+    ids = [_enqueue(bound_db, "tests.platform.record", {"n": 600 + k}) for k in range(2)]
+    failing = _enqueue(bound_db, "tests.platform.fail_after_write", {"n": 602})
+    later = [_enqueue(bound_db, "tests.platform.record", {"n": 603 + k}) for k in range(3)]
+    runner.claim_batch_size = 3
+    claims: list[int] = []
+    claim_batch = runner.claim_batch
+    monkeypatch.setattr(runner, "claim_batch", lambda limit: claims.append(limit) or claim_batch(limit))
+    assert runner.run_pending() == 6
+    assert RAN == [600, 601, 603, 604, 605]
+    assert len(claims) == 3  # the first, the one after the failure (its claim rolled back), the empty last
+    assert _job(bound_db, failing).status == JobStatus.queued  # retried later, with backoff
+    assert _ran_events(bound_db, 602) == 0  # its work rolled back
+    assert all(_job(bound_db, i).status == JobStatus.done for i in ids + later)

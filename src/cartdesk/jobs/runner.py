@@ -1,10 +1,12 @@
 """Claiming and running durable jobs: in-process threads, `cartdesk worker`, or inline in tests.
 
 A job moves queued → running → done, or back to queued with a later ``run_at``
-after a failure, or to failed once ``max_attempts`` runs have failed. Claiming is
-one short transaction that stamps a few ready rows (up to ``claim_batch_size``) with
-this worker's id and a lease (``locked_until``); running is a second transaction in which the handler's work and
-the "done" mark commit together. A worker that dies mid-job leaves its lease to
+after a failure, or to failed once ``max_attempts`` runs have failed. Claiming
+stamps a few ready rows (up to ``claim_batch_size``) with this worker's id and a
+lease (``locked_until``); running is a transaction in which the handler's work and
+the "done" mark commit together. The first claim is a short transaction of its own;
+after that, the transaction of a batch's last job also claims the next batch, so a
+busy runner pays no claiming transactions at all. A worker that dies mid-job leaves its lease to
 expire, and the job is claimed again — so handlers must be idempotent.
 
 Claiming uses ``SELECT .. FOR UPDATE SKIP LOCKED`` on PostgreSQL, so many workers
@@ -105,13 +107,30 @@ class _Claimed:
     locked_until: datetime | None = None
 
 
-def _ready(now: datetime) -> Any:
+def _ready(now: Any) -> Any:
     """Queued and due, or claimed by a worker whose lease has run out with attempts left
-    (one without is failed by ``_fail_exhausted_leases``)."""
+    (one without is failed by ``_fail_exhausted_leases``). ``now`` is a time or a bind
+    parameter (the prebuilt statements below)."""
     return or_(
         (Job.status == JobStatus.queued) & (Job.run_at <= now),
         (Job.status == JobStatus.running) & (Job.locked_until < now) & (Job.attempts < Job.max_attempts),
     )
+
+
+# The claim's statements, built once with bind parameters and run on the connection: built
+# per claim (an OR of two conditions, an IN list) and run through the ORM, a claim of one
+# job cost ~3 ms of CPU, more than the job itself (docs/performance.md).
+_READY = _ready(bindparam("now"))
+_ANY_READY = select(Job.id).where(_READY).limit(1)
+_PICK = select(Job.id).where(_READY).order_by(Job.run_at, Job.id).limit(bindparam("limit"))
+_PICK_SKIP_LOCKED = _PICK.with_for_update(skip_locked=True)
+_CLAIM = (
+    update(Job)
+    .where(Job.id.in_(bindparam("ids", expanding=True)), _READY)
+    .values(status=JobStatus.running, locked_by=bindparam("worker"), locked_until=bindparam("until"),
+            attempts=Job.attempts + 1)
+    .returning(Job.id, Job.name, Job.payload, Job.attempts, Job.max_attempts)
+)
 
 
 # Built once (building it per job cost about as much as running it).
@@ -235,11 +254,13 @@ class JobRunner:
         """
         self._ensure_handlers()
         count = 0
+        batch: list[_Claimed] = []
         while limit is None or count < limit:
-            want = self.claim_batch_size if limit is None else min(self.claim_batch_size, limit - count)
-            batch = self.claim_batch(want)
+            if not batch:
+                batch = self.claim_batch(self._want(limit, count))
             if not batch:
                 break
+            following: list[_Claimed] = []
             for n, claimed in enumerate(batch):
                 # A job whose lease is half gone by the time its turn comes (slow jobs
                 # ahead of it) goes back to the queue rather than risk running twice.
@@ -250,9 +271,15 @@ class JobRunner:
                     if stop is not None and stop.is_set():
                         return count
                     break
-                self._run(claimed)
+                # The batch's last job also claims the next one, in its own transaction.
+                last = n == len(batch) - 1
+                following = self._run(claimed, claim_next=self._want(limit, count + 1) if last else 0)
                 count += 1
+            batch = following
         return count
+
+    def _want(self, limit: int | None, count: int) -> int:
+        return self.claim_batch_size if limit is None else max(0, min(self.claim_batch_size, limit - count))
 
     def claim(self) -> _Claimed | None:
         """Take the next ready job (or one whose lease has expired) for this worker."""
@@ -262,40 +289,35 @@ class JobRunner:
     def claim_batch(self, limit: int) -> list[_Claimed]:
         """Take up to ``limit`` ready jobs, oldest first, in one short transaction."""
         now = self.clock()
-        ready = _ready(now)
-        until = now + self.lease
-        sweep = self._last_sweep is None or now - self._last_sweep >= _SWEEP_EVERY
-        if not sweep and self.database.dialect == "sqlite" and not self._any_ready(ready):
+        if not self._sweep_due(now) and self.database.dialect == "sqlite" and not self._any_ready(now):
             # Nothing to claim: no write transaction, so SQLite's one writer lock stays with
             # the requests (the runner wakes after every commit that enqueued a job).
             return []
         with self.database.transaction() as session:
-            if sweep:
-                self._fail_exhausted_leases(session, now)
-            pick = select(Job.id).where(ready).order_by(Job.run_at, Job.id).limit(max(1, limit))
-            if session.get_bind().dialect.name == "postgresql":
-                # Rows another worker is claiming right now are skipped, not waited for;
-                # our row locks last until this claim commits.
-                pick = pick.with_for_update(skip_locked=True)
-            # On SQLite this transaction already holds the write lock (BEGIN IMMEDIATE),
-            # so nobody can claim the picked rows between the SELECT and the UPDATE.
-            ids = list(session.scalars(pick).all())
-            if sweep:
-                self._last_sweep = now
-            if not ids:
-                return []
-            rows = session.execute(
-                update(Job)
-                .where(Job.id.in_(ids), ready)
-                .values(
-                    status=JobStatus.running,
-                    locked_by=self.worker_id,
-                    locked_until=until,
-                    attempts=Job.attempts + 1,
-                )
-                .returning(Job.id, Job.name, Job.payload, Job.attempts, Job.max_attempts)
-                .execution_options(synchronize_session=False)
-            ).all()
+            return self._claim_in(session, now, limit)
+
+    def _sweep_due(self, now: datetime) -> bool:
+        return self._last_sweep is None or now - self._last_sweep >= _SWEEP_EVERY
+
+    def _claim_in(self, session: Session, now: datetime, limit: int) -> list[_Claimed]:
+        """Claim up to ``limit`` ready jobs in ``session``'s (write) transaction (a claim of
+        its own, or the transaction of the job before them)."""
+        if self._sweep_due(now):
+            self._fail_exhausted_leases(session, now)
+            self._last_sweep = now
+        connection = session.connection()
+        # On PostgreSQL, rows another worker is claiming right now are skipped, not waited
+        # for; our row locks last until this claim commits. On SQLite the transaction
+        # already holds the write lock (BEGIN IMMEDIATE), so nobody can claim the picked
+        # rows between the SELECT and the UPDATE.
+        pick = _PICK_SKIP_LOCKED if connection.dialect.name == "postgresql" else _PICK
+        ids = list(connection.execute(pick, {"now": now, "limit": max(1, limit)}).scalars())
+        if not ids:
+            return []
+        until = now + self.lease
+        rows = connection.execute(
+            _CLAIM, {"ids": ids, "now": now, "worker": self.worker_id, "until": until}
+        ).all()
         order = {job_id: n for n, job_id in enumerate(ids)}
         return [
             _Claimed(id=row.id, name=row.name, payload=row.payload or {}, attempt=row.attempts,
@@ -303,9 +325,9 @@ class JobRunner:
             for row in sorted(rows, key=lambda r: order[r.id])
         ]
 
-    def _any_ready(self, ready: Any) -> bool:
+    def _any_ready(self, now: datetime) -> bool:
         with self.database.transaction(read_only=True) as session:
-            return session.scalar(select(Job.id).where(ready).limit(1)) is not None
+            return session.connection().execute(_ANY_READY, {"now": now}).first() is not None
 
     def _release(self, claimed: list[_Claimed]) -> None:
         """Hand claimed jobs we will not run back to the queue, as if never claimed."""
@@ -336,7 +358,10 @@ class JobRunner:
             .execution_options(synchronize_session=False)
         )
 
-    def _run(self, claimed: _Claimed) -> None:
+    def _run(self, claimed: _Claimed, *, claim_next: int = 0) -> list[_Claimed]:
+        """Run one claimed job. With ``claim_next``, the transaction that marks it done also
+        claims up to that many more (returned), sparing a claiming transaction of its own:
+        that transaction cost about as much as a short job (docs/performance.md)."""
         handler = registry.get_handler(claimed.name)
         if handler is None:
             self._finish_failed(
@@ -345,16 +370,19 @@ class JobRunner:
                 f"domain's tasks.py (loaded: {', '.join(handler_modules()) or 'none'}).",
                 final=True,
             )
-            return
+            return []
         context = JobContext(
             id=claimed.id, name=claimed.name, attempt=claimed.attempt, max_attempts=claimed.max_attempts
         )
+        following: list[_Claimed] = []
         try:
             with self.database.transaction() as session:
                 session.info[CONTEXT_KEY] = context
                 outside = handler(session, dict(claimed.payload))
                 if not isinstance(outside, registry.Outside):
                     self._mark_done(session, claimed)
+                    if claim_next:
+                        following = self._claim_in(session, self.clock(), claim_next)
             if isinstance(outside, registry.Outside):
                 # Committed; the job is still ours under its lease. The slow step runs
                 # holding no transaction, then its result is recorded and the job done.
@@ -363,13 +391,18 @@ class JobRunner:
                     session.info[CONTEXT_KEY] = context
                     outside.record(session, result)
                     self._mark_done(session, claimed)
+                    if claim_next:
+                        following = self._claim_in(session, self.clock(), claim_next)
         except LeaseLost:
             log.warning("job %s (%s) ran past its lease and was claimed elsewhere; rolled back",
                         claimed.id, claimed.name)
+            return []
         except Exception as exc:
             log.warning("job %s (%s) attempt %d/%d failed: %s", claimed.id, claimed.name, claimed.attempt,
                         claimed.max_attempts, exc, exc_info=True)
             self._finish_failed(claimed, _describe(exc), final=claimed.attempt >= claimed.max_attempts)
+            return []
+        return following
 
     def _mark_done(self, session: Session, claimed: _Claimed) -> None:
         # Same transaction as the handler's work: either both commit or neither.
