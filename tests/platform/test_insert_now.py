@@ -1,14 +1,17 @@
-"""db.session.insert_now: a row written at once with Core, the object persistent as if flushed."""
+"""db.session.insert_now and update_now: a row written at once with Core, the object as if flushed."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
-from cartdesk.conversations.models import DeliveryStatus, Direction, Message
-from cartdesk.db.session import insert_now
+from cartdesk.conversations.models import Conversation, DeliveryStatus, Direction, Message, Status
+from cartdesk.db.session import insert_now, update_now
 from cartdesk.jobs.models import Job, JobStatus
 from cartdesk.kit.clock import utcnow
+from tests.factories.auth import make_user
 from tests.factories.conversations import make_conversation
 
 
@@ -51,3 +54,41 @@ def test_changes_after_the_insert_go_out_with_the_next_flush(session: Session) -
     session.expire_all()
     again = session.get_one(Job, job.id)
     assert (again.last_error, again.payload, again.status) == ("changed after the insert", {"n": 1}, "queued")
+
+
+def test_update_now_writes_the_changed_columns_in_one_statement_and_leaves_the_object_clean(
+    session: Session,
+) -> None:
+    conversation = make_conversation(session)
+    session.flush()
+    before_update = conversation.updated_at
+    later = utcnow() + timedelta(minutes=5)
+    conversation.status = Status.pending
+    conversation.message_count = 7
+    conversation.last_activity_at = later
+    statements = _count_statements(session)
+
+    update_now(session, conversation)
+    assert len(statements) == 1 and statements[0].lstrip().upper().startswith("UPDATE CONVERSATIONS SET")
+    assert not session.dirty and not inspect(conversation).modified
+    # updated_at was not set by the caller: its onupdate applies, as in a flush.
+    assert conversation.updated_at > before_update
+    session.flush()
+    assert len(statements) == 1  # nothing left for the unit of work
+    row = session.execute(select(Conversation.__table__).where(Conversation.__table__.c.id == conversation.id)).one()
+    assert (row.status, row.message_count) == ("pending", 7)
+    session.expire_all()
+    again = session.get_one(Conversation, conversation.id)
+    assert (again.status, again.message_count, again.last_activity_at) == (Status.pending, 7, later)
+    assert again.updated_at == conversation.updated_at
+
+
+def test_update_now_of_a_relationship_change_is_an_ordinary_flush(session: Session) -> None:
+    conversation = make_conversation(session)
+    agent = make_user(session)
+    session.flush()
+    conversation.assignee = agent  # a relationship: the unit of work resolves the key
+    update_now(session, conversation)
+    assert not session.dirty
+    session.expire_all()
+    assert session.get_one(Conversation, conversation.id).assignee_id == agent.id

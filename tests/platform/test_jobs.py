@@ -314,7 +314,7 @@ def test_the_last_job_of_a_batch_claims_the_next_batch_in_its_own_transaction(
 
     monkeypatch.setattr(runner, "claim_batch", counted)
     assert runner.run_pending() == 20
-    assert RAN == [500 + k for k in range(20)]  # oldest first, each once
+    assert [500 + k for k in range(20)] == RAN  # oldest first, each once
     # One claim of its own (8 jobs) and the last, empty one; batches 2 and 3 came with jobs 8 and 16.
     assert claims == [8, 0]
     assert all(_job(bound_db, i).status == JobStatus.done for i in ids)

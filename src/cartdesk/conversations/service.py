@@ -42,7 +42,7 @@ from cartdesk.conversations.schemas import (
 from cartdesk.customers import service as customers_service
 from cartdesk.customers.models import Customer, IdentityKind
 from cartdesk.customers.schemas import CustomerCreate
-from cartdesk.db.session import insert_now
+from cartdesk.db.session import insert_now, update_now
 from cartdesk.events import service as events_service
 from cartdesk.events.schemas import SYSTEM, Actor
 from cartdesk.kit.clock import utcnow
@@ -531,7 +531,7 @@ def add_message(
     if not is_note and conversation.status == Status.closed:
         raise Conflict("Closed conversations cannot be replied to; the customer's next message reopens a new one.")
     # The message row goes in at once (Core); the conversation's bookkeeping for it and the
-    # status and assignment changes below go out in one UPDATE, at the one flush at the end.
+    # status and assignment changes below go out in one Core UPDATE at the end (update_now).
     message = _append_message(
         session,
         conversation=conversation,
@@ -559,7 +559,8 @@ def add_message(
         delivery.send_or_enqueue(session, message=message, conversation=conversation)
     elif message_in.status is not None and message_in.status != conversation.status:
         _change_status(session, actor=principal.actor, conversation=conversation, status=message_in.status)
-    session.flush()  # a note's id for the caller; after a reply, its delivery job's row
+    update_now(session, conversation)  # its bookkeeping and changes, without the unit of work
+    session.flush()  # the events recorded above
     return message
 
 

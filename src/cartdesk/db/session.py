@@ -12,7 +12,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, event, insert
+from sqlalchemy import Table, bindparam, event, insert, update
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached, sessionmaker
 from sqlalchemy.orm.base import instance_state
 
@@ -82,6 +82,60 @@ def insert_now(session: Session, obj: T) -> T:
 @lru_cache(maxsize=32)
 def _insert_statement(table: Table) -> Any:
     return insert(table)
+
+
+def update_now(session: Session, obj: object) -> None:
+    """UPDATE the changed columns of the persistent ORM object ``obj`` at once, with one
+    Core statement, and mark it clean, as a flush of it would.
+
+    For the hot paths only (an agent's reply updates its conversation): the unit of work's
+    flush of one changed row cost about a fifth of the whole request. Column ``onupdate``
+    defaults not set by the caller are applied, as a flush applies them. An object with
+    anything but plain column changes (a relationship, a version counter, joined
+    inheritance) is left to an ordinary flush of the session, done here.
+    """
+    state = instance_state(obj)
+    if not state.modified:
+        return
+    mapper = state.mapper
+    changed = list(state.committed_state)
+    columns = mapper.column_attrs
+    if (
+        state.key is None
+        or mapper.version_id_col is not None
+        or len(mapper.tables) != 1
+        or any(key not in columns for key in changed)
+    ):
+        session.flush()
+        return
+    values: dict[str, Any] = {}
+    for key in changed:
+        values[columns[key].columns[0].key] = state.dict[key]
+    for prop in columns:
+        column = prop.columns[0]
+        if column.key not in values and column.onupdate is not None and column.onupdate.is_callable:
+            value = column.onupdate.arg(None)
+            values[column.key] = value
+            state.dict[prop.key] = value
+    if not values:
+        return
+    table = mapper.local_table
+    (pk,) = mapper.primary_key
+    values[_PK] = state.dict[pk.key]
+    session.connection().execute(_update_statement(table, pk.key), values)
+    # The row now holds what the object holds: clean, as after a flush (SQLAlchemy's own
+    # post-flush step; there is no public spelling of it).
+    state._commit_all(state.dict, session.identity_map)
+
+
+_PK = "cartdesk_pk"
+
+
+@lru_cache(maxsize=32)
+def _update_statement(table: Table, pk: str) -> Any:
+    # No .values(): the SET clause is the parameters given, so one statement serves every
+    # set of changed columns (each set compiles once, in SQLAlchemy's statement cache).
+    return update(table).where(table.c[pk] == bindparam(_PK))
 
 
 def on_commit(session: Session, callback: Callable[[], object]) -> None:
