@@ -26,7 +26,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
     hub = create_hub(settings)
     from cartdesk.channels import registry as channels_registry
-    from cartdesk.jobs.runner import JobRunner
+    from cartdesk.jobs import registry as jobs_registry
+    from cartdesk.jobs.loop_runner import LoopRunner
+    from cartdesk.jobs.runner import JobRunner, load_handlers
 
     channels_registry.configure(settings)
     from cartdesk.commerce import credentials as shop_credentials
@@ -37,17 +39,32 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     semantic.configure(settings)
 
     runner = JobRunner(database, settings=settings)
-    database.configure_info(event_sinks=[hub.publish_events], job_wakeup=runner.wake)
+    # On SQLite the quick jobs (a reply's delivery) run on the event loop between requests,
+    # the others in the runner's thread (jobs/loop_runner.py says why).
+    quick_runner = LoopRunner(JobRunner(database, settings=settings, names=()))
+
+    def wake_jobs(name: str | None = None) -> None:
+        runner.wake(name)
+        quick_runner.wake(name)
+
+    database.configure_info(event_sinks=[hub.publish_events], job_wakeup=wake_jobs)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await hub.start()
         database.start_background()
         if settings.run_jobs_in_process:
+            if database.has_writer_turns:
+                load_handlers()
+                quick = jobs_registry.quick_names()
+                runner.skip = quick
+                quick_runner.runner.names = quick
+                quick_runner.start()
             runner.start()
         try:
             yield
         finally:
+            await quick_runner.stop()
             # Off the loop: the runner waits for the jobs in hand, and the loop keeps
             # serving WebSocket closes meanwhile.
             await anyio.to_thread.run_sync(runner.stop)
@@ -67,6 +84,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     app.state.db = database
     app.state.hub = hub
     app.state.runner = runner
+    app.state.quick_runner = quick_runner
     install_error_handlers(app)
 
     from cartdesk import observability

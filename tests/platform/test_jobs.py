@@ -61,8 +61,8 @@ def _ran_events(db: Database, n: int) -> int:
 
 
 def test_enqueue_in_rolled_back_transaction_leaves_no_job_and_no_wakeup(bound_db: Database) -> None:
-    wakeups: list[int] = []
-    bound_db.configure_info(job_wakeup=lambda: wakeups.append(1))
+    wakeups: list[str] = []
+    bound_db.configure_info(job_wakeup=wakeups.append)  # called with the job's name
     with pytest.raises(RuntimeError), bound_db.transaction() as s:
         jobs_service.enqueue(s, "tests.platform.record", {"n": 1}, dedupe_key="rolled-back")
         s.flush()
@@ -72,7 +72,7 @@ def test_enqueue_in_rolled_back_transaction_leaves_no_job_and_no_wakeup(bound_db
     assert wakeups == []
 
     _enqueue(bound_db, "tests.platform.record", {"n": 2})
-    assert wakeups == [1]  # woken once, after the commit
+    assert wakeups == ["tests.platform.record"]  # woken once, after the commit
 
 
 def test_dedupe_key_makes_enqueue_idempotent(bound_db: Database) -> None:

@@ -48,7 +48,7 @@ def send_or_enqueue(session: Session, *, message: Message, conversation: Convers
     jobs_service.enqueue(session, "messages.deliver", {"message_id": message.id})
 
 
-@job("messages.deliver")
+@job("messages.deliver", quick=True)  # talking to a provider is Outside
 def deliver(session: Session, payload: dict[str, Any]) -> Outside | None:
     """Send one outbound message through its channel's adapter (idempotent).
 

@@ -257,22 +257,29 @@ class _SqliteWriters:
             weakref.WeakKeyDictionary())
 
     @asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
+    async def turn(self, *, jump_line: bool = False) -> AsyncIterator[None]:
         """Wait for the writer lock *without blocking the event loop*, for a request that
         will write: the loop serves other requests (reads, pushes, responses) while a writer
         elsewhere (the job runner's thread, a ``cartdesk worker``) finishes, where a wait in
         ``BEGIN`` would stall it. The request's transaction then begins holding the lock;
-        it is released at that commit, or here if the request never began one."""
+        it is released at that commit, or here if the request never began one.
+
+        ``jump_line``: stand in the lock's queue at once, beside the loop's one waiting
+        request (the job runner on the loop, ``jobs.loop_runner``, so that its jobs
+        alternate with the requests rather than wait behind all of them)."""
         # One request of this event loop in the lock's queue at a time, the rest waiting
         # here: with all 32 of a busy loop's requests in line, the job runner's thread got
         # one turn in 33 and its jobs piled up (docs/performance.md); so it alternates with
         # the loop's requests, as when a waiting request blocked the loop.
-        loop = asyncio.get_running_loop()
-        line = self._lines.get(loop)
-        if line is None:
-            line = self._lines[loop] = asyncio.Lock()
-        async with line:
+        if jump_line:
             turn = await self._acquire_async()
+        else:
+            loop = asyncio.get_running_loop()
+            line = self._lines.get(loop)
+            if line is None:
+                line = self._lines[loop] = asyncio.Lock()
+            async with line:
+                turn = await self._acquire_async()
         token = _TURN.set(turn)
         try:
             yield
@@ -436,17 +443,26 @@ class Database:
         for factory in (self.sessionmaker, self.read_sessionmaker):
             factory.kw.setdefault("info", {}).update(info)
 
+    @property
+    def has_writer_turns(self) -> bool:
+        """True for an SQLite file engine, whose writers take turns (``_SqliteWriters``)."""
+        return self.engine in _WRITERS and isinstance(self.sessionmaker.kw.get("bind"), Engine)
+
     @asynccontextmanager
-    async def writer_turn(self) -> AsyncIterator[None]:
+    async def writer_turn(self, *, jump_line: bool = False) -> AsyncIterator[None]:
         """For an ``async`` request that will write: wait for SQLite's writer lock without
-        blocking the event loop (see ``_SqliteWriters.turn``). Nothing on PostgreSQL."""
+        blocking the event loop (see ``_SqliteWriters.turn``). Nothing on PostgreSQL.
+
+        The turn lasts for one transaction: the first one begun inside it takes the lock
+        over, and its commit hands the lock on. A second transaction inside the same turn
+        would wait for the lock blocking the loop, so code on the loop opens one per turn."""
         writers = _WRITERS.get(self.engine)
         # Sessions bound to a connection (tests: one rolled-back transaction) join what that
         # connection already holds; there is no turn to wait for.
         if writers is None or not isinstance(self.sessionmaker.kw.get("bind"), Engine):
             yield
             return
-        async with writers.turn():
+        async with writers.turn(jump_line=jump_line):
             yield
 
     def start_background(self) -> None:

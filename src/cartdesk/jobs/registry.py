@@ -44,6 +44,7 @@ class Outside:
 
 Handler = Callable[[Session, dict[str, Any]], "Outside | None"]
 _HANDLERS: dict[str, Handler] = {}
+_QUICK: set[str] = set()
 
 
 class BackgroundService(Protocol):
@@ -59,12 +60,29 @@ ServiceFactory = Callable[["Database", "Settings"], BackgroundService | None]
 _SERVICES: dict[str, ServiceFactory] = {}
 
 
-def job(name: str) -> Callable[[Handler], Handler]:
+def job(name: str, *, quick: bool = False) -> Callable[[Handler], Handler]:
+    """Register ``fn`` as the handler of jobs named ``name``.
+
+    ``quick``: the handler only reads and writes the database, a few statements, and
+    returns :class:`Outside` for anything slow. A web process on SQLite then runs these
+    jobs on its event loop, between its requests, instead of in the runner's thread
+    (``jobs.loop_runner``): a second Python thread doing database work made every job
+    wait for the GIL while it held SQLite's one write lock (docs/performance.md).
+    """
     def decorator(fn: Handler) -> Handler:
         _HANDLERS[name] = fn
+        if quick:
+            _QUICK.add(name)
+        else:
+            _QUICK.discard(name)
         return fn
 
     return decorator
+
+
+def quick_names() -> frozenset[str]:
+    """The names registered with ``quick=True``."""
+    return frozenset(_QUICK)
 
 
 def get_handler(name: str) -> Handler | None:

@@ -27,9 +27,10 @@ import socket
 import threading
 import traceback
 import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -117,20 +118,46 @@ def _ready(now: Any) -> Any:
     )
 
 
-# The claim's statements, built once with bind parameters and run on the connection: built
-# per claim (an OR of two conditions, an IN list) and run through the ORM, a claim of one
-# job cost ~3 ms of CPU, more than the job itself (docs/performance.md).
-_READY = _ready(bindparam("now"))
-_ANY_READY = select(Job.id).where(_READY).limit(1)
-_PICK = select(Job.id).where(_READY).order_by(Job.run_at, Job.id).limit(bindparam("limit"))
-_PICK_SKIP_LOCKED = _PICK.with_for_update(skip_locked=True)
-_CLAIM = (
-    update(Job)
-    .where(Job.id.in_(bindparam("ids", expanding=True)), _READY)
-    .values(status=JobStatus.running, locked_by=bindparam("worker"), locked_until=bindparam("until"),
-            attempts=Job.attempts + 1)
-    .returning(Job.id, Job.name, Job.payload, Job.attempts, Job.max_attempts)
-)
+@dataclass(frozen=True, slots=True)
+class _ClaimStatements:
+    any_ready: Any
+    pick: Any
+    pick_skip_locked: Any
+    claim: Any
+
+
+@cache
+def _claim_statements(names: frozenset[str] | None, skip: frozenset[str]) -> _ClaimStatements:
+    """The claim's statements for a runner that takes only ``names`` (None: any) and never
+    ``skip``, built once with bind parameters and run on the connection: built per claim
+    (an OR of two conditions, an IN list) and run through the ORM, a claim of one job cost
+    ~3 ms of CPU, more than the job itself (docs/performance.md)."""
+    ready = _ready(bindparam("now"))
+    if names is not None:
+        ready = ready & Job.name.in_(sorted(names))
+    if skip:
+        ready = ready & Job.name.not_in(sorted(skip))
+    pick = select(Job.id).where(ready).order_by(Job.run_at, Job.id).limit(bindparam("limit"))
+    claim = (
+        update(Job)
+        .where(Job.id.in_(bindparam("ids", expanding=True)), ready)
+        .values(status=JobStatus.running, locked_by=bindparam("worker"), locked_until=bindparam("until"),
+                attempts=Job.attempts + 1)
+        .returning(Job.id, Job.name, Job.payload, Job.attempts, Job.max_attempts)
+    )
+    return _ClaimStatements(any_ready=select(Job.id).where(ready).limit(1), pick=pick,
+                            pick_skip_locked=pick.with_for_update(skip_locked=True), claim=claim)
+
+
+@dataclass(slots=True)
+class _Step:
+    """What one transaction of a job came to: the next batch it claimed, the slow step to
+    run outside any transaction, or the error of a failed attempt (recorded by
+    ``_finish_failed`` in a transaction of its own)."""
+
+    following: list[_Claimed] = field(default_factory=list)
+    outside: registry.Outside | None = None
+    error: str | None = None
 
 
 # Built once (building it per job cost about as much as running it).
@@ -152,6 +179,9 @@ class JobRunner:
     ``run_pending`` drains ready jobs in the calling thread (tests, the CLI);
     ``start`` runs the same loop in daemon threads that wake on :meth:`wake` (called
     after a commit that enqueued a job) or every ``settings.job_poll_interval``.
+    ``names`` limits the runner to jobs of those names, and it never claims jobs named
+    in ``skip`` (the web process's threads skip the quick jobs its event loop runs,
+    ``jobs.loop_runner``).
     """
 
     def __init__(
@@ -164,6 +194,8 @@ class JobRunner:
         worker_id: str | None = None,
         clock: Callable[[], datetime] = utcnow,
         claim_batch_size: int = 8,
+        names: Collection[str] | None = None,
+        skip: Collection[str] = (),
     ) -> None:
         self.database = database
         self.settings = settings
@@ -180,6 +212,12 @@ class JobRunner:
         self._last_sweep: datetime | None = None
         self._recurring_seen: dict[str, int] = {}
         self.claim_batch_size = claim_batch_size
+        self.names = None if names is None else frozenset(names)
+        self.skip = frozenset(skip)
+
+    @property
+    def _statements(self) -> _ClaimStatements:
+        return _claim_statements(self.names, self.skip)
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -217,8 +255,15 @@ class JobRunner:
             thread.join(timeout)
         self._threads = []
 
-    def wake(self) -> None:
-        self._wakeup.set()
+    def wake(self, name: str | None = None) -> None:
+        """Look for ready jobs now (after a commit that enqueued one). A runner that would
+        not claim a job named ``name`` stays asleep."""
+        if name is None or self.takes(name):
+            self._wakeup.set()
+
+    def takes(self, name: str) -> bool:
+        """Whether this runner claims jobs named ``name``."""
+        return name not in self.skip and (self.names is None or name in self.names)
 
     def poke_services(self) -> None:
         """Tell the background services that their configuration changed (a mailbox was added)."""
@@ -262,11 +307,7 @@ class JobRunner:
                 break
             following: list[_Claimed] = []
             for n, claimed in enumerate(batch):
-                # A job whose lease is half gone by the time its turn comes (slow jobs
-                # ahead of it) goes back to the queue rather than risk running twice.
-                if (stop is not None and stop.is_set()) or (
-                    claimed.locked_until is not None and self.clock() > claimed.locked_until - self.lease / 2
-                ):
+                if (stop is not None and stop.is_set()) or self.lease_half_gone(claimed):
                     self._release(batch[n:])
                     if stop is not None and stop.is_set():
                         return count
@@ -310,13 +351,14 @@ class JobRunner:
         # for; our row locks last until this claim commits. On SQLite the transaction
         # already holds the write lock (BEGIN IMMEDIATE), so nobody can claim the picked
         # rows between the SELECT and the UPDATE.
-        pick = _PICK_SKIP_LOCKED if connection.dialect.name == "postgresql" else _PICK
+        statements = self._statements
+        pick = statements.pick_skip_locked if connection.dialect.name == "postgresql" else statements.pick
         ids = list(connection.execute(pick, {"now": now, "limit": max(1, limit)}).scalars())
         if not ids:
             return []
         until = now + self.lease
         rows = connection.execute(
-            _CLAIM, {"ids": ids, "now": now, "worker": self.worker_id, "until": until}
+            statements.claim, {"ids": ids, "now": now, "worker": self.worker_id, "until": until}
         ).all()
         order = {job_id: n for n, job_id in enumerate(ids)}
         return [
@@ -327,7 +369,7 @@ class JobRunner:
 
     def _any_ready(self, now: datetime) -> bool:
         with self.database.transaction(read_only=True) as session:
-            return session.connection().execute(_ANY_READY, {"now": now}).first() is not None
+            return session.connection().execute(self._statements.any_ready, {"now": now}).first() is not None
 
     def _release(self, claimed: list[_Claimed]) -> None:
         """Hand claimed jobs we will not run back to the queue, as if never claimed."""
@@ -361,48 +403,90 @@ class JobRunner:
     def _run(self, claimed: _Claimed, *, claim_next: int = 0) -> list[_Claimed]:
         """Run one claimed job. With ``claim_next``, the transaction that marks it done also
         claims up to that many more (returned), sparing a claiming transaction of its own:
-        that transaction cost about as much as a short job (docs/performance.md)."""
+        that transaction cost about as much as a short job (docs/performance.md).
+
+        Each step below is one transaction; ``jobs.loop_runner`` runs the same steps on the
+        event loop, each in a writer turn of its own."""
         handler = registry.get_handler(claimed.name)
         if handler is None:
-            self._finish_failed(
-                claimed,
-                f"No handler is registered for job {claimed.name!r}. Handlers are found in each "
-                f"domain's tasks.py (loaded: {', '.join(handler_modules()) or 'none'}).",
-                final=True,
-            )
+            self._finish_failed(claimed, self._no_handler(claimed), final=True)
             return []
-        context = JobContext(
-            id=claimed.id, name=claimed.name, attempt=claimed.attempt, max_attempts=claimed.max_attempts
-        )
-        following: list[_Claimed] = []
+        context = self._context(claimed)
+        step = self._handler_step(claimed, handler, context, claim_next)
+        if step.outside is not None:
+            # Committed; the job is still ours under its lease. The slow step runs
+            # holding no transaction, then its result is recorded and the job done.
+            try:
+                result = step.outside.work()
+            except Exception as exc:
+                step = self._attempt_failed(claimed, exc)
+            else:
+                step = self._record_step(claimed, step.outside, result, context, claim_next)
+        if step.error is not None:
+            self._finish_failed(claimed, step.error, final=claimed.attempt >= claimed.max_attempts)
+        return step.following
+
+    @staticmethod
+    def _no_handler(claimed: _Claimed) -> str:
+        return (f"No handler is registered for job {claimed.name!r}. Handlers are found in each "
+                f"domain's tasks.py (loaded: {', '.join(handler_modules()) or 'none'}).")
+
+    @staticmethod
+    def _context(claimed: _Claimed) -> JobContext:
+        return JobContext(id=claimed.id, name=claimed.name, attempt=claimed.attempt,
+                          max_attempts=claimed.max_attempts)
+
+    def _handler_step(
+        self, claimed: _Claimed, handler: registry.Handler, context: JobContext, claim_next: int
+    ) -> _Step:
+        """The handler's transaction: its work and the done mark (and the next claim), or,
+        when it hands back :class:`Outside`, its work alone with the job still claimed."""
         try:
             with self.database.transaction() as session:
                 session.info[CONTEXT_KEY] = context
                 outside = handler(session, dict(claimed.payload))
-                if not isinstance(outside, registry.Outside):
-                    self._mark_done(session, claimed)
-                    if claim_next:
-                        following = self._claim_in(session, self.clock(), claim_next)
-            if isinstance(outside, registry.Outside):
-                # Committed; the job is still ours under its lease. The slow step runs
-                # holding no transaction, then its result is recorded and the job done.
-                result = outside.work()
-                with self.database.transaction() as session:
-                    session.info[CONTEXT_KEY] = context
-                    outside.record(session, result)
-                    self._mark_done(session, claimed)
-                    if claim_next:
-                        following = self._claim_in(session, self.clock(), claim_next)
+                if isinstance(outside, registry.Outside):
+                    return _Step(outside=outside)
+                return self._finish(session, claimed, claim_next)
         except LeaseLost:
-            log.warning("job %s (%s) ran past its lease and was claimed elsewhere; rolled back",
-                        claimed.id, claimed.name)
-            return []
+            return self._lease_lost(claimed)
         except Exception as exc:
-            log.warning("job %s (%s) attempt %d/%d failed: %s", claimed.id, claimed.name, claimed.attempt,
-                        claimed.max_attempts, exc, exc_info=True)
-            self._finish_failed(claimed, _describe(exc), final=claimed.attempt >= claimed.max_attempts)
-            return []
-        return following
+            return self._attempt_failed(claimed, exc)
+
+    def _record_step(
+        self, claimed: _Claimed, outside: registry.Outside, result: Any, context: JobContext, claim_next: int
+    ) -> _Step:
+        """The second transaction of an :class:`Outside` job: its outcome and the done mark."""
+        try:
+            with self.database.transaction() as session:
+                session.info[CONTEXT_KEY] = context
+                outside.record(session, result)
+                return self._finish(session, claimed, claim_next)
+        except LeaseLost:
+            return self._lease_lost(claimed)
+        except Exception as exc:
+            return self._attempt_failed(claimed, exc)
+
+    def _finish(self, session: Session, claimed: _Claimed, claim_next: int) -> _Step:
+        self._mark_done(session, claimed)
+        return _Step(following=self._claim_in(session, self.clock(), claim_next) if claim_next else [])
+
+    @staticmethod
+    def _lease_lost(claimed: _Claimed) -> _Step:
+        log.warning("job %s (%s) ran past its lease and was claimed elsewhere; rolled back",
+                    claimed.id, claimed.name)
+        return _Step()
+
+    @staticmethod
+    def _attempt_failed(claimed: _Claimed, exc: Exception) -> _Step:
+        log.warning("job %s (%s) attempt %d/%d failed: %s", claimed.id, claimed.name, claimed.attempt,
+                    claimed.max_attempts, exc, exc_info=True)
+        return _Step(error=_describe(exc))
+
+    def lease_half_gone(self, claimed: _Claimed) -> bool:
+        """A job whose lease is half gone by the time its turn comes (slow jobs ahead of it)
+        goes back to the queue rather than risk running twice."""
+        return claimed.locked_until is not None and self.clock() > claimed.locked_until - self.lease / 2
 
     def _mark_done(self, session: Session, claimed: _Claimed) -> None:
         # Same transaction as the handler's work: either both commit or neither.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, select
@@ -82,9 +82,7 @@ def enqueue(
     # Without a key, inserted at once with a prebuilt Core statement: a flush of the unit
     # of work for this one row cost several times the INSERT (a reply's delivery job).
     job = insert_now(session, Job(**values)) if dedupe_key is None else _insert_once(session, values)
-    wake = session.info.get("job_wakeup")
-    if wake is not None:
-        on_commit(session, wake)
+    _wake_after_commit(session, name)
     return job
 
 
@@ -162,10 +160,16 @@ def retry(session: Session, *, job: Job) -> Job:
     job.locked_by = None
     job.locked_until = None
     session.flush()
+    _wake_after_commit(session, job.name)
+    return job
+
+
+def _wake_after_commit(session: Session, name: str) -> None:
+    # ``job_wakeup(name)`` wakes the runner that takes jobs of that name (the web process
+    # has two: the event loop's for quick jobs, a thread for the rest).
     wake = session.info.get("job_wakeup")
     if wake is not None:
-        on_commit(session, wake)
-    return job
+        on_commit(session, partial(wake, name))
 
 
 def purge_finished(session: Session, *, older_than: datetime) -> int:

@@ -1,0 +1,153 @@
+"""Quick jobs on the web process's event loop, between its requests (SQLite).
+
+On SQLite one writer at a time holds the database's write lock. With the job runner in
+a thread of its own, every job held that lock while it also waited for the GIL, which
+the event loop's thread was holding for the requests; each hand-over of the lock to the
+runner's thread cost about 1 ms before the job began, and every statement of the job
+could wait again. Replies at concurrency 32 were bound by the lock held 99 % of the
+time, half of it by jobs (docs/performance.md).
+
+So the web process on SQLite runs the jobs registered ``quick`` (``@job(..., quick=True)``:
+a few statements, anything slow returned as :class:`~cartdesk.jobs.registry.Outside`)
+here, as one asyncio task: it waits for a writer turn like a request does (beside the
+one waiting request of the loop, so that jobs and requests alternate), runs one
+transaction of the job in it, and lets the next writer go. An ``Outside`` step (an SMTP
+conversation) runs in a worker thread, awaited, holding no turn. The jobs are the same
+rows, claimed, leased and retried the same way (``JobRunner``); only where they run
+changes. The runner's threads take every other job, and ``cartdesk worker`` processes
+take all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from typing import Any
+
+import anyio
+
+from cartdesk.jobs import registry
+from cartdesk.jobs.runner import JobRunner, _Claimed, _Step
+
+log = logging.getLogger(__name__)
+
+
+class LoopRunner:
+    """Runs ``runner``'s jobs (a :class:`JobRunner` limited to the quick names) on the loop
+    that calls :meth:`start`; :meth:`wake` may be called from any thread."""
+
+    def __init__(self, runner: JobRunner) -> None:
+        self.runner = runner
+        self.database = runner.database
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        if self._task is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self._event = asyncio.Event()
+        self._stopping = False
+        self._task = self._loop.create_task(self._main(), name="cartdesk-loop-jobs")
+        log.info("quick jobs (%s) run on the event loop", ", ".join(sorted(self.runner.names or ())) or "none")
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Finish the job in hand, then stop; one still running at ``timeout`` is left to its lease."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        self.wake()
+        try:
+            await asyncio.wait_for(task, timeout)
+        except TimeoutError:
+            log.warning("the loop's job runner did not finish within %.0f s; its job is left to its lease", timeout)
+
+    def wake(self, name: str | None = None) -> None:
+        loop, event = self._loop, self._event
+        if loop is None or event is None or loop.is_closed() or (name is not None and not self.runner.takes(name)):
+            return
+        if threading.get_ident() == self._loop_thread:
+            event.set()
+        else:
+            loop.call_soon_threadsafe(event.set)
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def _main(self) -> None:
+        assert self._event is not None
+        while not self._stopping:
+            self._event.clear()
+            try:
+                await self.run_pending()
+            except Exception:  # the loop outlives a database hiccup
+                log.exception("the loop's job runner failed; retrying after the poll interval")
+            if self._stopping:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._event.wait(), self.runner.settings.job_poll_interval)
+
+    async def run_pending(self) -> int:
+        """Run ready jobs until none is left (or the runner stops); returns how many ran.
+
+        The same loop as ``JobRunner.run_pending``: the batch's last job claims the next
+        batch in its own transaction."""
+        runner = self.runner
+        count = 0
+        batch: list[_Claimed] = []
+        while not self._stopping:
+            if not batch:
+                now = runner.clock()
+                if not runner._sweep_due(now) and not runner._any_ready(now):
+                    break  # a read transaction: no writer turn for nothing
+                async with self.database.writer_turn(jump_line=True):
+                    with self.database.transaction() as session:
+                        batch = runner._claim_in(session, now, runner.claim_batch_size)
+                if not batch:
+                    break
+            following: list[_Claimed] = []
+            for n, claimed in enumerate(batch):
+                if self._stopping or runner.lease_half_gone(claimed):
+                    async with self.database.writer_turn(jump_line=True):
+                        runner._release(batch[n:])
+                    if self._stopping:
+                        return count
+                    break
+                last = n == len(batch) - 1
+                following = await self._run(claimed, claim_next=runner.claim_batch_size if last else 0)
+                count += 1
+            batch = following
+        return count
+
+    async def _run(self, claimed: _Claimed, *, claim_next: int) -> list[_Claimed]:
+        """``JobRunner._run``, one writer turn per transaction."""
+        runner = self.runner
+        handler = registry.get_handler(claimed.name)
+        if handler is None:
+            await self._turn(runner._finish_failed, claimed, runner._no_handler(claimed), final=True)
+            return []
+        context = runner._context(claimed)
+        step: _Step = await self._turn(runner._handler_step, claimed, handler, context, claim_next)
+        if step.outside is not None:
+            try:
+                result = await anyio.to_thread.run_sync(step.outside.work)
+            except Exception as exc:
+                step = runner._attempt_failed(claimed, exc)
+            else:
+                step = await self._turn(runner._record_step, claimed, step.outside, result, context, claim_next)
+        if step.error is not None:
+            await self._turn(runner._finish_failed, claimed, step.error,
+                             final=claimed.attempt >= claimed.max_attempts)
+        return step.following
+
+    async def _turn(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        # One transaction per turn (Database.writer_turn).
+        async with self.database.writer_turn(jump_line=True):
+            return fn(*args, **kwargs)
