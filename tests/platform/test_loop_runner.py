@@ -237,3 +237,22 @@ async def test_loop_jobs_take_turns_with_waiting_requests(own: Database, setting
     assert sorted(_order) == ["j0", "j1", "j2", "r0", "r1", "r2", "r3", "r4", "r5"]
     assert _order.index("j2") < _order.index("r5"), _order
     assert not any(a.startswith("j") and b.startswith("j") for a, b in zip(_order, _order[1:], strict=False)), _order
+
+
+async def test_a_woken_runner_claims_without_peeking_and_stops_when_its_last_claim_found_none(
+    own: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each look for ready jobs is a transaction; a busy runner woken after every reply made
+    # two of them per job beside its claim.
+    inner = JobRunner(own, settings=settings, worker_id="loop", names=QUICK)
+    peeks: list[int] = []
+    real_peek = inner._any_ready
+    monkeypatch.setattr(inner, "_any_ready", lambda now: peeks.append(1) or real_peek(now))
+    inner._last_sweep = inner.clock()  # no lease sweep due: it would claim regardless
+    loop_runner = LoopRunner(inner)
+    for n in range(2):
+        await asyncio.to_thread(_enqueue, own, "tests.loop.quick", f"w{n}")
+    assert await loop_runner.run_pending(peek=False) == 2
+    assert peeks == []  # claimed at once; the last job's claim found none, so it stopped
+    assert await loop_runner.run_pending() == 0
+    assert peeks == [1]  # a poll looks first, and finds nothing to take a writer turn for

@@ -83,29 +83,34 @@ class LoopRunner:
 
     async def _main(self) -> None:
         assert self._event is not None
+        woken = False
         while not self._stopping:
             self._event.clear()
             try:
-                await self.run_pending()
+                await self.run_pending(peek=not woken)
             except Exception:  # the loop outlives a database hiccup
                 log.exception("the loop's job runner failed; retrying after the poll interval")
             if self._stopping:
                 break
+            woken = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._event.wait(), self.runner.settings.job_poll_interval)
+                woken = True
 
-    async def run_pending(self) -> int:
+    async def run_pending(self, *, peek: bool = True) -> int:
         """Run ready jobs until none is left (or the runner stops); returns how many ran.
 
         The same loop as ``JobRunner.run_pending``: the batch's last job claims the next
-        batch in its own transaction."""
+        batch in its own transaction, and when that finds none the run ends there.
+        ``peek``: look for a ready job in a read transaction before taking a writer turn to
+        claim (a poll); woken by the commit of a job of ours, there is one to claim."""
         runner = self.runner
         count = 0
         batch: list[_Claimed] = []
         while not self._stopping:
             if not batch:
                 now = runner.clock()
-                if not runner._sweep_due(now) and not runner._any_ready(now):
+                if peek and not runner._sweep_due(now) and not runner._any_ready(now):
                     break  # a read transaction: no writer turn for nothing
                 async with self.database.writer_turn(jump_line=True):
                     with self.database.transaction() as session:
@@ -121,18 +126,23 @@ class LoopRunner:
                         return count
                     break
                 last = n == len(batch) - 1
-                following = await self._run(claimed, claim_next=runner.claim_batch_size if last else 0)
+                step = await self._run(claimed, claim_next=runner.claim_batch_size if last else 0)
+                following = step.following
                 count += 1
+            else:
+                if step.looked and not step.following:
+                    break  # the last job's transaction found no more: no need to look again
             batch = following
+            peek = True
         return count
 
-    async def _run(self, claimed: _Claimed, *, claim_next: int) -> list[_Claimed]:
+    async def _run(self, claimed: _Claimed, *, claim_next: int) -> _Step:
         """``JobRunner._run``, one writer turn per transaction."""
         runner = self.runner
         handler = registry.get_handler(claimed.name)
         if handler is None:
             await self._turn(runner._finish_failed, claimed, runner._no_handler(claimed), final=True)
-            return []
+            return _Step()
         context = runner._context(claimed)
         step: _Step = await self._turn(runner._handler_step, claimed, handler, context, claim_next)
         if step.outside is not None:
@@ -145,7 +155,7 @@ class LoopRunner:
         if step.error is not None:
             await self._turn(runner._finish_failed, claimed, step.error,
                              final=claimed.attempt >= claimed.max_attempts)
-        return step.following
+        return step
 
     async def _turn(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         # One transaction per turn (Database.writer_turn).

@@ -158,6 +158,7 @@ class _Step:
     following: list[_Claimed] = field(default_factory=list)
     outside: registry.Outside | None = None
     error: str | None = None
+    looked: bool = False  # it also looked for more jobs (``following`` is all there were)
 
 
 # Built once (building it per job cost about as much as running it).
@@ -469,7 +470,9 @@ class JobRunner:
 
     def _finish(self, session: Session, claimed: _Claimed, claim_next: int) -> _Step:
         self._mark_done(session, claimed)
-        return _Step(following=self._claim_in(session, self.clock(), claim_next) if claim_next else [])
+        if not claim_next:
+            return _Step()
+        return _Step(following=self._claim_in(session, self.clock(), claim_next), looked=True)
 
     @staticmethod
     def _lease_lost(claimed: _Claimed) -> _Step:

@@ -99,10 +99,15 @@ def resolve_recipient(session: Session, *, addresses: Sequence[str],
     return next((by_address[c] for c in candidates if c in by_address), None)
 
 
+# Built once: every reply on a conversation with no email thread yet asks (its delivery).
+_DEFAULT_FOR_BRAND = (
+    select(Mailbox).where(Mailbox.brand_id == bindparam("brand_id"), Mailbox.enabled.is_(True))
+    .order_by(Mailbox.id).limit(1)
+)
+
+
 def default_for_brand(session: Session, *, brand_id: int) -> Mailbox | None:
-    return session.scalar(
-        select(Mailbox).where(Mailbox.brand_id == brand_id, Mailbox.enabled.is_(True)).order_by(Mailbox.id).limit(1)
-    )
+    return session.scalar(_DEFAULT_FOR_BRAND, {"brand_id": brand_id})
 
 
 def thread_for(session: Session, *, conversation_id: int) -> EmailThread | None:
