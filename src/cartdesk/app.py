@@ -47,7 +47,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         runner.wake(name)
         quick_runner.wake(name)
 
-    database.configure_info(event_sinks=[hub.publish_events], job_wakeup=wake_jobs)
+    # job_taker: while it runs, the loop's runner takes its jobs as they are enqueued.
+    database.configure_info(event_sinks=[hub.publish_events], job_wakeup=wake_jobs, job_taker=quick_runner)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

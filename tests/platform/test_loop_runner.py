@@ -256,3 +256,74 @@ async def test_a_woken_runner_claims_without_peeking_and_stops_when_its_last_cla
     assert peeks == []  # claimed at once; the last job's claim found none, so it stopped
     assert await loop_runner.run_pending() == 0
     assert peeks == [1]  # a poll looks first, and finds nothing to take a writer turn for
+
+
+async def test_a_quick_job_is_written_claimed_and_handed_to_the_loops_runner_without_a_claim(
+    own: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings.model_copy(update={"job_poll_interval": 300.0})
+    inner = JobRunner(own, settings=settings, worker_id="loop", names=QUICK)
+    loop_runner = LoopRunner(inner)
+    looks: list[str] = []
+    real_claim, real_peek = inner._claim_in, inner._any_ready
+    monkeypatch.setattr(inner, "_claim_in", lambda *a, **k: looks.append("claim") or real_claim(*a, **k))
+    monkeypatch.setattr(inner, "_any_ready", lambda now: looks.append("peek") or real_peek(now))
+    own.configure_info(job_wakeup=loop_runner.wake, job_taker=loop_runner)
+    loop_runner.start()
+    try:
+        await asyncio.sleep(0.05)  # its first poll at start
+        looks.clear()
+
+        def enqueue_and_read_back() -> Job:
+            with own.transaction() as s:
+                job_row = jobs_service.enqueue(s, "tests.loop.quick", {"key": "t"})
+                s.flush()
+                written = s.connection().execute(
+                    select(Job.status, Job.locked_by, Job.attempts).where(Job.id == job_row.id)).one()
+            assert tuple(written) == (JobStatus.running, "loop", 1)  # claimed as it was written
+            return job_row.id
+
+        job_id = await asyncio.to_thread(enqueue_and_read_back)
+        await _until(lambda: "t" in _ran_on)
+        await _until(lambda: _job(own, job_id).status == JobStatus.done)
+    finally:
+        await loop_runner.stop()
+    assert _ran_on["t"] == threading.get_ident()
+    assert looks == []  # no claiming transaction, no look in the table
+
+
+async def test_jobs_taken_but_not_begun_go_back_to_the_queue_when_the_runner_stops(
+    own: Database, settings: Settings
+) -> None:
+    loop_runner = LoopRunner(JobRunner(own, settings=settings, worker_id="loop", names=QUICK))
+    # Running, but busy with a long job: what it takes now waits in its hands.
+    loop_runner._loop, loop_runner._loop_thread = asyncio.get_running_loop(), threading.get_ident()
+    loop_runner._event = asyncio.Event()
+    loop_runner._task = asyncio.create_task(asyncio.sleep(30))
+    own.configure_info(job_taker=loop_runner)
+    job_id = await asyncio.to_thread(_enqueue, own, "tests.loop.quick", "left")
+    assert (await asyncio.to_thread(_job, own, job_id)).locked_by == "loop"
+    await loop_runner.stop(timeout=0.1)
+    row = await asyncio.to_thread(_job, own, job_id)
+    assert (row.status, row.locked_by, row.attempts) == (JobStatus.queued, None, 0)
+    assert "left" not in _ran_on
+    # Nobody's hands now: a plain runner claims and runs it.
+    assert JobRunner(own, settings=settings, worker_id="next").run_pending() == 1
+    assert (await asyncio.to_thread(_job, own, job_id)).status == JobStatus.done
+
+
+async def test_a_rolled_back_enqueue_hands_nothing_over(own: Database, settings: Settings) -> None:
+    loop_runner = LoopRunner(JobRunner(own, settings=settings, worker_id="loop", names=QUICK))
+    own.configure_info(job_taker=loop_runner)
+    loop_runner.start()
+    try:
+        def enqueue_then_fail() -> None:
+            with pytest.raises(RuntimeError), own.transaction() as s:
+                jobs_service.enqueue(s, "tests.loop.quick", {"key": "gone"})
+                raise RuntimeError("the request failed")
+
+        await asyncio.to_thread(enqueue_then_fail)
+        assert not loop_runner._taken
+    finally:
+        await loop_runner.stop()
+    assert "gone" not in _ran_on

@@ -24,6 +24,8 @@ import asyncio
 import contextlib
 import logging
 import threading
+from collections import deque
+from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
@@ -45,6 +47,31 @@ class LoopRunner:
         self._event: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        # Jobs written already claimed by us (``take``), waiting for their turn.
+        self._taken: deque[_Claimed] = deque()
+        self._look = False  # a job was queued for us the usual way: claim from the table
+
+    # --- jobs handed over as they are enqueued (jobs.service.Taker) -----------------------
+
+    @property
+    def worker_id(self) -> str:
+        return self.runner.worker_id
+
+    @property
+    def lease(self) -> timedelta:
+        return self.runner.lease
+
+    def takes_now(self, name: str) -> bool:
+        return self.running and not self._stopping and self.runner.takes(name)
+
+    def take(self, *, id: int, name: str, payload: dict[str, Any], max_attempts: int,
+             locked_until: datetime) -> None:
+        """After the commit that wrote the job claimed by us (any thread)."""
+        self._taken.append(_Claimed(id=id, name=name, payload=payload, attempt=1, max_attempts=max_attempts,
+                                    locked_until=locked_until))
+        loop, event = self._loop, self._event
+        if loop is not None and event is not None and not loop.is_closed():
+            self._set(loop, event)
 
     def start(self) -> None:
         if self._task is not None:
@@ -67,11 +94,20 @@ class LoopRunner:
             await asyncio.wait_for(task, timeout)
         except TimeoutError:
             log.warning("the loop's job runner did not finish within %.0f s; its job is left to its lease", timeout)
+        # Taken but not begun: back to the queue now, for whichever runner comes next.
+        taken = [self._taken.popleft() for _ in range(len(self._taken))]
+        if taken:
+            async with self.database.writer_turn(jump_line=True):
+                self.runner._release(taken)
 
     def wake(self, name: str | None = None) -> None:
         loop, event = self._loop, self._event
         if loop is None or event is None or loop.is_closed() or (name is not None and not self.runner.takes(name)):
             return
+        self._look = True
+        self._set(loop, event)
+
+    def _set(self, loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
         if threading.get_ident() == self._loop_thread:
             event.set()
         else:
@@ -83,32 +119,39 @@ class LoopRunner:
 
     async def _main(self) -> None:
         assert self._event is not None
-        woken = False
+        polled = True
         while not self._stopping:
             self._event.clear()
+            # Woken by ``take`` alone, the jobs are in hand; by a job queued the usual way, one
+            # is there to claim; on a poll, look in a read transaction before claiming.
+            look, self._look = self._look or polled, False
             try:
-                await self.run_pending(peek=not woken)
+                await self.run_pending(look=look, peek=polled)
             except Exception:  # the loop outlives a database hiccup
                 log.exception("the loop's job runner failed; retrying after the poll interval")
             if self._stopping:
                 break
-            woken = False
+            polled = True
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._event.wait(), self.runner.settings.job_poll_interval)
-                woken = True
+                polled = False
 
-    async def run_pending(self, *, peek: bool = True) -> int:
-        """Run ready jobs until none is left (or the runner stops); returns how many ran.
+    async def run_pending(self, *, look: bool = True, peek: bool = True) -> int:
+        """Run the jobs handed over (``take``) and, with ``look``, ready jobs from the table,
+        until none is left (or the runner stops); returns how many ran.
 
-        The same loop as ``JobRunner.run_pending``: the batch's last job claims the next
-        batch in its own transaction, and when that finds none the run ends there.
-        ``peek``: look for a ready job in a read transaction before taking a writer turn to
-        claim (a poll); woken by the commit of a job of ours, there is one to claim."""
+        From the table it goes as ``JobRunner.run_pending`` does: the batch's last job
+        claims the next batch in its own transaction, and when that finds none the run
+        ends there. ``peek``: first look for a ready job in a read transaction, so that a
+        poll that finds nothing takes no writer turn."""
         runner = self.runner
         count = 0
         batch: list[_Claimed] = []
         while not self._stopping:
-            if not batch:
+            if not batch and self._taken:
+                batch = [self._taken.popleft() for _ in range(len(self._taken))]
+                claim_next = 0  # handed over: nothing says the table has more
+            elif not batch and look:
                 now = runner.clock()
                 if peek and not runner._sweep_due(now) and not runner._any_ready(now):
                     break  # a read transaction: no writer turn for nothing
@@ -117,6 +160,9 @@ class LoopRunner:
                         batch = runner._claim_in(session, now, runner.claim_batch_size)
                 if not batch:
                     break
+                claim_next = runner.claim_batch_size
+            elif not batch:
+                break
             following: list[_Claimed] = []
             for n, claimed in enumerate(batch):
                 if self._stopping or runner.lease_half_gone(claimed):
@@ -126,12 +172,12 @@ class LoopRunner:
                         return count
                     break
                 last = n == len(batch) - 1
-                step = await self._run(claimed, claim_next=runner.claim_batch_size if last else 0)
+                step = await self._run(claimed, claim_next=claim_next if last else 0)
                 following = step.following
                 count += 1
             else:
                 if step.looked and not step.following:
-                    break  # the last job's transaction found no more: no need to look again
+                    look = False  # the last job's transaction found no more in the table
             batch = following
             peek = True
         return count

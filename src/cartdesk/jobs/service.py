@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache, partial
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -68,6 +68,7 @@ def enqueue(
     transactions race: the loser's insert does nothing and it gets the winner's row.
     """
     now = utcnow()
+    taker = _taker_for(session, name) if dedupe_key is None and (run_at is None or run_at <= now) else None
     values: dict[str, Any] = {
         "name": name,
         "queue": queue,
@@ -79,11 +80,39 @@ def enqueue(
         "run_at": run_at or now,
         "created_at": now,
     }
+    if taker is not None:
+        # Claimed as it is written, for the runner in this process that runs it next: no
+        # claiming transaction of its own (a reply's delivery; jobs/loop_runner.py).
+        values.update(status=JobStatus.running, attempts=1, locked_by=taker.worker_id,
+                      locked_until=now + taker.lease)
     # Without a key, inserted at once with a prebuilt Core statement: a flush of the unit
     # of work for this one row cost several times the INSERT (a reply's delivery job).
     job = insert_now(session, Job(**values)) if dedupe_key is None else _insert_once(session, values)
-    _wake_after_commit(session, name)
+    if taker is not None:
+        on_commit(session, partial(taker.take, id=job.id, name=name, payload=values["payload"],
+                                   max_attempts=max_attempts, locked_until=values["locked_until"]))
+    else:
+        _wake_after_commit(session, name)
     return job
+
+
+class Taker(Protocol):
+    """A runner that takes jobs as they are enqueued (``session.info["job_taker"]``): the
+    row is written claimed by it, and ``take`` hands it the job after the commit. Should
+    the process die first, the lease runs out and any runner claims the job again."""
+
+    worker_id: str
+    lease: timedelta
+
+    def takes_now(self, name: str) -> bool: ...
+
+    def take(self, *, id: int, name: str, payload: dict[str, Any], max_attempts: int,
+             locked_until: datetime) -> None: ...
+
+
+def _taker_for(session: Session, name: str) -> Taker | None:
+    taker: Taker | None = session.info.get("job_taker")
+    return taker if taker is not None and taker.takes_now(name) else None
 
 
 def _insert_once(session: Session, values: dict[str, Any]) -> Job:
