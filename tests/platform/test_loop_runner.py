@@ -170,7 +170,9 @@ async def test_a_failing_quick_job_is_retried_later_without_stalling_the_loop(
                 await hold.wait()
 
     requests = [asyncio.create_task(request(n)) for n in range(4)]
-    await _until(lambda: _order == ["r0"])
+    # On SQLite the other three now wait for r0's turn; PostgreSQL has no turns to wait for,
+    # and there the test is of the retry alone.
+    await _until(lambda: _order[:1] == ["r0"])
     started = asyncio.get_running_loop().time()
     jobs = asyncio.create_task(loop_runner.run_pending())
     await asyncio.sleep(0.02)

@@ -16,6 +16,11 @@ conversation) runs in a worker thread, awaited, holding no turn. The jobs are th
 rows, claimed, leased and retried the same way (``JobRunner``); only where they run
 changes. The runner's threads take every other job, and ``cartdesk worker`` processes
 take all of them.
+
+While it runs, a quick job enqueued in this process is written already claimed by it
+(``jobs.service.Taker``) and handed to it after the commit, so no claiming transaction
+is spent on it; if the process dies first, the lease runs out and any runner claims the
+job again, and :meth:`LoopRunner.stop` puts the ones it has not begun back in the queue.
 """
 
 from __future__ import annotations
