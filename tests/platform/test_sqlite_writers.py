@@ -342,3 +342,32 @@ def test_waiting_requests_take_turns_with_the_job_runner_instead_of_crowding_it_
         assert s.execute(text("SELECT who FROM t ORDER BY rowid")).scalars().all() == [
             "first", "request", "runner", "request", "request"]
     database.dispose()
+
+
+def test_a_begin_refused_by_another_process_is_sqlalchemys_error_and_holds_nothing(tmp_path: Path) -> None:
+    # The BEGIN goes straight to the driver; a busy database must still surface as
+    # SQLAlchemy's OperationalError (kit/http.py answers it with a 503), and the
+    # in-process lock taken for it must be given back.
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    database = create_database(f"sqlite:///{tmp_path}/w.db")
+
+    @event.listens_for(database.engine, "connect")
+    def _short_busy_wait(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.execute("PRAGMA busy_timeout=50")
+
+    with database.transaction() as s:
+        s.execute(text("CREATE TABLE t (n INTEGER)"))
+    other = sqlite3.connect(tmp_path / "w.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process's writer
+    with pytest.raises(OperationalError, match="database is locked"), database.transaction() as s:
+        s.execute(text("INSERT INTO t VALUES (1)"))
+    other.execute("ROLLBACK")
+    with database.transaction() as s:  # the lock is free again: this does not wait
+        s.execute(text("INSERT INTO t VALUES (2)"))
+    with database.transaction(read_only=True) as s:
+        assert s.execute(text("SELECT n FROM t")).scalars().all() == [2]
+    other.close()
+    database.dispose()

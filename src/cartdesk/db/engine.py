@@ -6,6 +6,7 @@ import asyncio
 import fcntl
 import logging
 import os
+import sqlite3
 import threading
 import time
 import weakref
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import anyio
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
@@ -339,8 +341,10 @@ class _SqliteWriters:
         # pysqlite's own transaction handling is disabled (isolation_level=None) so that
         # we can BEGIN ourselves; IMMEDIATE takes the write lock up front, which turns
         # "database is locked" upgrade deadlocks into ordinary waiting.
+        # Straight to the driver: a BEGIN has no parameters and no result, and SQLAlchemy's
+        # execute path around it cost more than the statement.
         if conn.get_execution_options().get("cartdesk_read_only", False):
-            conn.exec_driver_sql("BEGIN")
+            _begin_raw(conn, "BEGIN")
             return
         key = _raw_id(conn.connection)
         turn = _TURN.get()
@@ -357,7 +361,7 @@ class _SqliteWriters:
             if self._file is not None and self._file.acquire(timeout=_WRITER_LOCK_WAIT):
                 self._file_holders.add(key)
         try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            _begin_raw(conn, "BEGIN IMMEDIATE")
         except BaseException:
             self._release(conn.connection)
             raise
@@ -373,6 +377,13 @@ class _SqliteWriters:
                 self._file.release()  # type: ignore[union-attr]
             self._holders.discard(key)
             self._lock.release()
+
+
+def _begin_raw(conn, statement: str) -> None:  # type: ignore[no-untyped-def]
+    try:
+        conn.connection.driver_connection.execute(statement)
+    except sqlite3.OperationalError as exc:  # "database is locked": a 503 (kit/http.py), as before
+        raise OperationalError(statement, None, exc) from exc
 
 
 _WRITERS: weakref.WeakKeyDictionary[Engine, _SqliteWriters] = weakref.WeakKeyDictionary()
