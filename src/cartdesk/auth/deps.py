@@ -10,10 +10,7 @@ may call it.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -25,8 +22,6 @@ from cartdesk.db.deps import request_session
 from cartdesk.db.session import on_commit
 from cartdesk.kit.clock import utcnow
 from cartdesk.kit.errors import Forbidden, Unauthorized
-
-log = logging.getLogger(__name__)
 
 SESSION_USER_KEY = "uid"
 SESSION_VERSION_KEY = "sv"
@@ -44,28 +39,8 @@ def _from_bearer(request: Request, session: Session, token: str) -> Principal:
         # Recorded after the request's own transaction (which may be read-only, and on
         # SQLite may hold the write lock) has finished.
         database, token_id = request.app.state.db, row.id
-        on_commit(session, lambda: _touch_off_the_loop(database, token_id=token_id, now=now))
+        on_commit(session, lambda: auth_service.touch_token(database, token_id=token_id, now=now))
     return principal
-
-
-def _touch_off_the_loop(database: Any, *, token_id: int, now: datetime) -> None:
-    """Record the token's use in a transaction of its own, never on the event loop: there
-    a second write transaction after the request's would wait for SQLite's writer lock
-    blocking the loop that the lock's next holder needs (a 10 s stall, once a minute per
-    token, in the tenth session's benchmark runs). Best effort: it is only a timestamp."""
-
-    def touch() -> None:
-        try:
-            auth_service.touch_token(database, token_id=token_id, now=now)
-        except Exception:
-            log.warning("could not record the use of API token %s", token_id, exc_info=True)
-
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:  # a sync route, in a worker thread: waiting here blocks nobody
-        touch()
-        return
-    loop.run_in_executor(None, touch)
 
 
 def _from_cookie(request: Request, session: Session) -> Principal | None:
