@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections import deque
 from pathlib import Path
@@ -9,9 +10,10 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
 
 from cartdesk.db.deps import DbSession  # module level: FastAPI resolves the annotations here
-from cartdesk.db.engine import Database, create_database
+from cartdesk.db.engine import _WRITERS, Database, create_database
 
 
 def test_in_process_writers_queue_instead_of_meeting_a_busy_database(tmp_path: Path) -> None:
@@ -348,10 +350,6 @@ def test_a_begin_refused_by_another_process_is_sqlalchemys_error_and_holds_nothi
     # The BEGIN goes straight to the driver; a busy database must still surface as
     # SQLAlchemy's OperationalError (kit/http.py answers it with a 503), and the
     # in-process lock taken for it must be given back.
-    import sqlite3
-
-    from sqlalchemy.exc import OperationalError
-
     database = create_database(f"sqlite:///{tmp_path}/w.db")
 
     @event.listens_for(database.engine, "connect")
@@ -364,8 +362,9 @@ def test_a_begin_refused_by_another_process_is_sqlalchemys_error_and_holds_nothi
     other.execute("BEGIN IMMEDIATE")  # another process's writer
     with pytest.raises(OperationalError, match="database is locked"), database.transaction() as s:
         s.execute(text("INSERT INTO t VALUES (1)"))
+    assert not _WRITERS[database.engine]._lock._held  # given back, not left to a time-out
     other.execute("ROLLBACK")
-    with database.transaction() as s:  # the lock is free again: this does not wait
+    with database.transaction() as s:
         s.execute(text("INSERT INTO t VALUES (2)"))
     with database.transaction(read_only=True) as s:
         assert s.execute(text("SELECT n FROM t")).scalars().all() == [2]
