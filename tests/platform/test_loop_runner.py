@@ -310,7 +310,7 @@ async def test_jobs_taken_but_not_begun_go_back_to_the_queue_when_the_runner_sto
     assert (row.status, row.locked_by, row.attempts) == (JobStatus.queued, None, 0)
     assert "left" not in _ran_on
     # Nobody's hands now: a plain runner claims and runs it.
-    assert JobRunner(own, settings=settings, worker_id="next").run_pending() == 1
+    assert await asyncio.to_thread(JobRunner(own, settings=settings, worker_id="next").run_pending) == 1
     assert (await asyncio.to_thread(_job, own, job_id)).status == JobStatus.done
 
 

@@ -39,7 +39,7 @@ def _from_bearer(request: Request, session: Session, token: str) -> Principal:
         # Recorded after the request's own transaction (which may be read-only, and on
         # SQLite may hold the write lock) has finished.
         database, token_id = request.app.state.db, row.id
-        on_commit(session, lambda: auth_service.touch_token(database, token_id=token_id, now=now))
+        on_commit(session, lambda: auth_service.touch_token_soon(database, token_id=token_id, now=now))
     return principal
 
 

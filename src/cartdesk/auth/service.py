@@ -6,7 +6,9 @@ strings stored as SHA-256 digests: a database leak reveals no usable token.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import secrets
 import time
 from collections.abc import Sequence
@@ -34,6 +36,8 @@ from cartdesk.events import service as events_service
 from cartdesk.events.schemas import Actor
 from cartdesk.kit.clock import utcnow
 from cartdesk.kit.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+
+log = logging.getLogger(__name__)
 
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "cd_"
@@ -322,3 +326,37 @@ def should_touch(row: ApiToken, now: datetime) -> bool:
 def touch_token(database: Database, *, token_id: int, now: datetime) -> None:
     with database.transaction() as session:
         session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+
+
+_touches: set[asyncio.Task[None]] = set()  # running touches: a task nobody holds may be collected
+
+
+def touch_token_soon(database: Database, *, token_id: int, now: datetime) -> None:
+    """Record a token's last use in a transaction of its own, after the request's commit.
+
+    On an event loop with SQLite writer turns it must not simply begin a write: waiting
+    for the writer lock there blocks the loop, and when the lock has been handed to a
+    request of that loop, which then cannot run, everything waits out the lock's 10 s
+    time-out (docs/performance.md). So it takes a writer turn of its own, in a task;
+    anywhere else (a thread, PostgreSQL, a test's shared connection) it writes at once.
+    """
+    if database.has_writer_turns:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            task = loop.create_task(_touch_in_turn(database, token_id=token_id, now=now),
+                                    name="cartdesk-token-touch")
+            _touches.add(task)
+            task.add_done_callback(_touches.discard)
+            return
+    touch_token(database, token_id=token_id, now=now)
+
+
+async def _touch_in_turn(database: Database, *, token_id: int, now: datetime) -> None:
+    try:
+        async with database.writer_turn():
+            touch_token(database, token_id=token_id, now=now)
+    except Exception:  # a last-used time is worth a log line, not a failed request
+        log.exception("could not record the last use of API token %s", token_id)

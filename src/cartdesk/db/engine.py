@@ -224,6 +224,10 @@ class _WriterFile:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
+class LoopWriterError(RuntimeError):
+    """A write transaction that would have blocked the event loop (``_SqliteWriters``)."""
+
+
 @dataclass
 class _Turn:
     """A request's claim on the writer lock, taken before its transaction begins."""
@@ -257,6 +261,8 @@ class _SqliteWriters:
         self._file_holders: set[int] = set()  # ... and of those also holding the file lock
         self._lines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary())
+        # Loops whose coroutines take turns: the lock may be handed to one of them.
+        self._turn_loops: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
 
     @asynccontextmanager
     async def turn(self, *, jump_line: bool = False) -> AsyncIterator[None]:
@@ -273,10 +279,11 @@ class _SqliteWriters:
         # here: with all 32 of a busy loop's requests in line, the job runner's thread got
         # one turn in 33 and its jobs piled up (docs/performance.md); so it alternates with
         # the loop's requests, as when a waiting request blocked the loop.
+        loop = asyncio.get_running_loop()
+        self._turn_loops.add(loop)
         if jump_line:
             turn = await self._acquire_async()
         else:
-            loop = asyncio.get_running_loop()
             line = self._lines.get(loop)
             if line is None:
                 line = self._lines[loop] = asyncio.Lock()
@@ -354,7 +361,8 @@ class _SqliteWriters:
             self._holders.add(key)
             if turn.file:
                 self._file_holders.add(key)
-        elif key not in self._holders and self._lock.acquire(timeout=_WRITER_LOCK_WAIT):
+        elif key not in self._holders and self._blocking_wait_allowed(turn) and self._lock.acquire(
+                timeout=_WRITER_LOCK_WAIT):
             self._holders.add(key)
             # Only the holder of the process's lock: the descriptor is the process's, and a
             # second thread's flock on it would "succeed" beside the first.
@@ -365,6 +373,31 @@ class _SqliteWriters:
         except BaseException:
             self._release(conn.connection)
             raise
+
+    def _blocking_wait_allowed(self, turn: _Turn | None) -> bool:
+        """Refuse a write transaction that would wait for the lock *blocking an event loop*.
+
+        Outside a writer turn, on the thread of a loop whose coroutines take turns (the
+        web app's), ``_FairLock.acquire`` blocks the loop; if the lock has been handed to
+        a coroutine of that loop (a request that awaited its turn), the holder can never
+        run, and the loop stalls for the whole ``_WRITER_LOCK_WAIT`` (an API token's
+        last-used write after commit did this: 10 s stalls under load;
+        docs/performance.md). Such code takes ``Database.writer_turn``, one transaction
+        per turn, or runs in a thread. Only a turn that waited in vain (not held, taken
+        by nobody) may wait here, as a BEGIN without turns would. A loop that never takes
+        turns (Playwright's, under a sync test) holds no gate and may wait."""
+        if turn is not None and turn.writers is self and turn.key is None:
+            return True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return True  # a thread of its own: waiting blocks nobody else
+        if loop not in self._turn_loops:
+            return True
+        raise LoopWriterError(
+            "A write transaction began on the event loop outside a writer turn; it would block "
+            "the loop while it waits for SQLite's writer lock. Take `Database.writer_turn()` "
+            "(one transaction per turn) or run it in a thread.")
 
     def _release(self, connection) -> None:  # type: ignore[no-untyped-def]
         key = _raw_id(connection)
