@@ -361,20 +361,21 @@ class _SqliteWriters:
             self._holders.add(key)
             if turn.file:
                 self._file_holders.add(key)
-        elif key not in self._holders and self._blocking_wait_allowed(turn) and self._lock.acquire(
-                timeout=_WRITER_LOCK_WAIT):
-            self._holders.add(key)
-            # Only the holder of the process's lock: the descriptor is the process's, and a
-            # second thread's flock on it would "succeed" beside the first.
-            if self._file is not None and self._file.acquire(timeout=_WRITER_LOCK_WAIT):
-                self._file_holders.add(key)
+        elif key not in self._holders:
+            self._refuse_blocking_a_loop(turn)
+            if self._lock.acquire(timeout=_WRITER_LOCK_WAIT):
+                self._holders.add(key)
+                # Only the holder of the process's lock: the descriptor is the process's, and a
+                # second thread's flock on it would "succeed" beside the first.
+                if self._file is not None and self._file.acquire(timeout=_WRITER_LOCK_WAIT):
+                    self._file_holders.add(key)
         try:
             _begin_raw(conn, "BEGIN IMMEDIATE")
         except BaseException:
             self._release(conn.connection)
             raise
 
-    def _blocking_wait_allowed(self, turn: _Turn | None) -> bool:
+    def _refuse_blocking_a_loop(self, turn: _Turn | None) -> None:
         """Refuse a write transaction that would wait for the lock *blocking an event loop*.
 
         Outside a writer turn, on the thread of a loop whose coroutines take turns (the
@@ -387,13 +388,13 @@ class _SqliteWriters:
         by nobody) may wait here, as a BEGIN without turns would. A loop that never takes
         turns (Playwright's, under a sync test) holds no gate and may wait."""
         if turn is not None and turn.writers is self and turn.key is None:
-            return True
+            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            return True  # a thread of its own: waiting blocks nobody else
+            return  # a thread of its own: waiting blocks nobody else
         if loop not in self._turn_loops:
-            return True
+            return
         raise LoopWriterError(
             "A write transaction began on the event loop outside a writer turn; it would block "
             "the loop while it waits for SQLite's writer lock. Take `Database.writer_turn()` "
