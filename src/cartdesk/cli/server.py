@@ -35,7 +35,7 @@ def serve(
     # loop/http "auto" pick uvloop and httptools, which uvicorn[standard] installs:
     # the fast event loop and parser, with TCP_NODELAY on every connection.
     uvicorn.run(
-        "cartdesk.app:create_app",
+        "cartdesk.app:create_served_app",
         factory=True,
         host=host,
         port=port,
