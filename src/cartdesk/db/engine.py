@@ -62,6 +62,16 @@ class Checkpointer:
     connection; it takes no lock that writers or readers wait for, and the sqlite3 module
     lets go of the GIL while it runs, so requests go on beside it (c=1 p95 of create at
     1M 10.0 → 5.0 ms; docs/performance.md).
+
+    Under steady writes the WAL never ends up wholly copied (new frames land while a round
+    copies), so SQLite itself neither syncs the database file after a round nor starts the
+    WAL over; the WAL grows to ``wal_autocheckpoint`` pages, and the commit that reaches it
+    checkpoints on the event loop, its fsync of the database file flushing every page the
+    rounds copied since the last one: 20–25 ms, about once a second at 1M replies. So each
+    round that copied pages also syncs the database file here (``fdatasync``, outside any
+    lock), and the commit's checkpoint finds little left to flush: replies at 1M, c=32, the
+    event loop's time in fsync 247 → 72 ms per 10 s, its longest 26.6 → 6.6 ms
+    (docs/performance.md).
     """
 
     def __init__(self, path: str, *, every: float = _CHECKPOINT_EVERY) -> None:
@@ -69,6 +79,7 @@ class Checkpointer:
         self.every = every
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._copied = 0  # the WAL frames copied back as of the last round (its "checkpointed")
 
     def start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -83,17 +94,29 @@ class Checkpointer:
             self._thread = None
 
     def _loop(self) -> None:
-        import sqlite3
-
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        database_file = os.open(self.path, os.O_RDONLY)
         try:
             while not self._stop.wait(self.every):
-                try:
-                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error:  # busy or gone for a moment: the next round tries again
-                    log.debug("checkpoint skipped", exc_info=True)
+                self.round(connection, database_file)
         finally:
+            os.close(database_file)
             connection.close()
+
+    def round(self, connection: sqlite3.Connection, database_file: int) -> None:
+        """One checkpoint, and the database file synced if it copied pages back."""
+        try:
+            _busy, _frames, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error:  # busy or gone for a moment: the next round tries again
+            log.debug("checkpoint skipped", exc_info=True)
+            return
+        # "copied" counts from the WAL's start, which begins again when the WAL restarts.
+        if copied > 0 and copied != self._copied:
+            try:
+                os.fdatasync(database_file)
+            except OSError:
+                log.warning("could not sync %s after a checkpoint", self.path, exc_info=True)
+        self._copied = max(copied, 0)
 
 
 # How long a writer waits for the in-process writer lock before leaving the waiting to
