@@ -95,15 +95,20 @@ class Checkpointer:
 
     def _loop(self) -> None:
         connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        database_file = os.open(self.path, os.O_RDONLY)
+        database_file: int | None = None
+        try:
+            database_file = os.open(self.path, os.O_RDONLY)
+        except OSError:  # checkpoints still run; only the extra sync is lost
+            log.warning("could not open %s to sync it after checkpoints", self.path, exc_info=True)
         try:
             while not self._stop.wait(self.every):
                 self.round(connection, database_file)
         finally:
-            os.close(database_file)
+            if database_file is not None:
+                os.close(database_file)
             connection.close()
 
-    def round(self, connection: sqlite3.Connection, database_file: int) -> None:
+    def round(self, connection: sqlite3.Connection, database_file: int | None) -> None:
         """One checkpoint, and the database file synced if it copied pages back."""
         try:
             _busy, _frames, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
@@ -111,7 +116,7 @@ class Checkpointer:
             log.debug("checkpoint skipped", exc_info=True)
             return
         # "copied" counts from the WAL's start, which begins again when the WAL restarts.
-        if copied > 0 and copied != self._copied:
+        if database_file is not None and copied > 0 and copied != self._copied:
             try:
                 os.fdatasync(database_file)
             except OSError:
