@@ -108,8 +108,9 @@ def create_served_app() -> FastAPI:
     then everything startup made frozen out of the garbage collector's full passes.
 
     A full (generation 2) collection walks every tracked object, and startup leaves about
-    160,000 (the modules, the app, the ORM mappers): such a pass took 45–160 ms here while
-    serving, the event loop stopped for all of it, against 4–5 ms frozen (docs/performance.md).
+    160,000 (the modules, the app, the ORM mappers): such a pass took 143 ms here while
+    serving (45–160 ms at startup), the event loop stopped for all of it; frozen, 4–5 ms
+    (docs/performance.md).
     Frozen objects are still freed by reference counting; only the cycle detector skips
     them, and they are built once and live as long as the process. Tests build many apps
     in one process and so use :func:`create_app`, unfrozen.
