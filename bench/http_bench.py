@@ -68,11 +68,13 @@ def run_wrk(url: str, script: str, *, connections: int, seconds: int, env: dict[
 
 
 def sqlite_path(database_url: str) -> Path | None:
-    """The file behind a ``sqlite:///`` URL, or None (PostgreSQL, memory)."""
-    prefix = "sqlite:///"
-    if not database_url.startswith(prefix) or database_url.endswith(":memory:"):
+    """The file behind an SQLite URL, or None (PostgreSQL, memory)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
-    return Path(database_url[len(prefix):])
+    return Path(url.database)
 
 
 def warm_os_cache(path: Path, chunk: int = 1 << 22) -> tuple[int, float]:
