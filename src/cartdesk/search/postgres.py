@@ -1,10 +1,10 @@
-"""Search on PostgreSQL: GIN expression indexes over to_tsvector (migration 0001).
+"""Search on PostgreSQL: a stored ``search_vector`` column per searched table, GIN-indexed.
 
-The vector expressions below are written exactly as the index definitions,
-with the configuration as a literal, so the planner matches them to the index
-(a bound parameter for the configuration, or any other spelling, would silently
-turn every search into a sequential scan; tests/api/test_search.py checks the
-plans name the indexes).
+The columns (migration 0013) are generated from the text with a literal configuration
+(``to_tsvector('english', body_text)`` and so on), so a query tests the stored vector and
+nothing is parsed again per row; tests/api/test_search.py checks the plans name the
+indexes. Before 0013 these were expression indexes, and every row the executor looked at
+(a walked row, a recheck) cost a ``to_tsvector()`` parse of ~40 µs.
 
 Terms are matched literally with plainto_tsquery (the same meaning as on
 SQLite, where every word is a quoted phrase), plus a ``to_tsquery('word':*)``
@@ -12,19 +12,19 @@ prefix for the word being typed; neither can fail on any input.
 
 Ordering is newest first (id DESC) with LIMIT, never ts_rank over every match
 (a rank needs every matching row). There are two ways to get the newest hits,
-and each is ruinous where the other shines, because with an expression index
-every row the executor looks at costs a to_tsvector() parse (~40 µs):
+and each is ruinous where the other shines, because every row the executor looks
+at is a heap row read:
 
 * walk the primary key backwards and stop after ``limit`` matches: ~10/f rows
   for a word in a fraction f of rows, so instant for "order", but a full table
-  walk for a rare or absent word (minutes at three million messages);
+  walk for a rare or absent word (seconds to minutes at three million messages);
 * take the matches from the GIN index, then sort them: cost grows with the
-  number of matches, so instant for a rare word and a minute for "order".
+  number of matches, so instant for a rare word and slow for "order".
 
 The planner chooses from its statistics, but it caps its guess for any word
 missing from them at 0.5 %, exactly the rare words it must not walk for. So we
 choose: a query whose every word is known to be common (in the index's
-most-common-elements statistics at >= COMMON_FRACTION) walks; anything else
+most-common-elements statistics of the column at >= COMMON_FRACTION) walks; anything else
 reads the index first, fenced in a MATERIALIZED CTE so the planner cannot turn
 it back into a walk. Either way the work is bounded by about 10/COMMON_FRACTION
 rows or by the matches of a word rarer than that.
@@ -45,12 +45,11 @@ from cartdesk.conversations.service import visible_to
 from cartdesk.customers.models import Customer
 from cartdesk.search.query import Terms, tsquery_prefix
 
-MESSAGE_VECTOR = "to_tsvector('english', messages.body_text)"
-SUBJECT_VECTOR = "to_tsvector('english', conversations.subject)"
-CUSTOMER_VECTOR = (
-    "to_tsvector('simple', coalesce(customers.name, '') || ' ' || coalesce(customers.email, '') "
-    "|| ' ' || coalesce(customers.phone, ''))"
-)
+# The stored vectors (migration 0013): messages and subjects in 'english', customers'
+# name, email and phone in 'simple'. The queries' configurations below must match.
+MESSAGE_VECTOR = "messages.search_vector"
+SUBJECT_VECTOR = "conversations.search_vector"
+CUSTOMER_VECTOR = "customers.search_vector"
 # \x02 … \x03 around matches; the service escapes the text and turns them into <mark>.
 _HEADLINE_OPTIONS = "StartSel=\x02, StopSel=\x03, MaxWords=28, MinWords=12, ShortWord=2, MaxFragments=1"
 
@@ -74,21 +73,22 @@ _STATS_SECONDS = 600.0
 _stats: dict[str, tuple[float, dict[str, float]]] = {}
 
 
-def _lexeme_frequencies(session: Session, index: str) -> dict[str, float]:
-    """Fraction of rows holding each common lexeme, from ANALYZE's statistics (cached a while)."""
+def _lexeme_frequencies(session: Session, table: str) -> dict[str, float]:
+    """Fraction of ``table``'s rows holding each common lexeme, from ANALYZE's statistics of
+    its ``search_vector`` column (cached a while)."""
     now = time.monotonic()
-    cached = _stats.get(index)
+    cached = _stats.get(table)
     if cached is not None and now - cached[0] < _STATS_SECONDS:
         return cached[1]
     row = session.execute(
         text(
             "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
-            "WHERE schemaname = current_schema() AND tablename = :index"
+            "WHERE schemaname = current_schema() AND tablename = :table AND attname = 'search_vector'"
         ),
-        {"index": index},
+        {"table": table},
     ).first()
     freqs = dict(zip(row[0], row[1], strict=False)) if row is not None and row[0] else {}
-    _stats[index] = (now, freqs)
+    _stats[table] = (now, freqs)
     return freqs
 
 
@@ -101,9 +101,9 @@ def _lexemes(session: Session, config: str, words: str) -> list[str]:
     ))
 
 
-def is_common(session: Session, *, config: str, index: str, terms: Terms) -> bool:
+def is_common(session: Session, *, config: str, table: str, terms: Terms) -> bool:
     """True when every word is known to be in at least COMMON_FRACTION of the rows."""
-    freqs = _lexeme_frequencies(session, index)
+    freqs = _lexeme_frequencies(session, table)
     if not freqs:
         return False
     prefix = tsquery_prefix(terms)
@@ -144,7 +144,7 @@ def prepare(session: Session) -> None:
 
 
 def messages(session: Session, *, principal: Principal, terms: Terms, limit: int) -> Sequence[Any]:
-    common = is_common(session, config="english", index="ix_messages_fts", terms=terms)
+    common = is_common(session, config="english", table="messages", terms=terms)
     return session.execute(messages_query(principal=principal, terms=terms, limit=limit, common=common)).all()
 
 
@@ -168,7 +168,7 @@ def messages_query(*, principal: Principal, terms: Terms, limit: int, common: bo
 
 
 def conversations(session: Session, *, principal: Principal, terms: Terms, limit: int) -> Sequence[Any]:
-    common = is_common(session, config="english", index="ix_conversations_fts", terms=terms)
+    common = is_common(session, config="english", table="conversations", terms=terms)
     return session.execute(conversations_query(principal=principal, terms=terms, limit=limit, common=common)).all()
 
 
@@ -190,7 +190,7 @@ def conversations_query(*, principal: Principal, terms: Terms, limit: int, commo
 
 
 def customers(session: Session, *, terms: Terms, limit: int) -> Sequence[Customer]:
-    common = is_common(session, config="simple", index="ix_customers_fts", terms=terms)
+    common = is_common(session, config="simple", table="customers", terms=terms)
     ids = session.scalars(customers_query(terms=terms, limit=limit, common=common)).all()
     if not ids:
         return []
