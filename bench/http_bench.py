@@ -91,6 +91,16 @@ def warm_os_cache(path: Path, chunk: int = 1 << 22) -> tuple[int, float]:
     return total, time.monotonic() - started
 
 
+def machine_speed(n: int = 10_000_000) -> float:
+    """CPU seconds of a fixed pure-Python loop in this process (lower is faster). This shared
+    VM's speed moves by up to 50 % from minute to minute (0.36–0.61 s for this loop within one
+    session), so each operation's figures are recorded beside the reading taken just before."""
+    started, x = time.process_time(), 0
+    for i in range(n):
+        x += i
+    return time.process_time() - started
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of one process (all its threads) so far, from /proc."""
     try:
@@ -228,6 +238,8 @@ def main() -> None:
                 size, took = warm_os_cache(database_file)
                 print(f"(read {size / 1e9:.2f} GB into the OS page cache in {took:.1f} s)", flush=True)
             results["ops"][op] = {}
+            speed = machine_speed()
+            print(f"(machine speed: 10M-step Python loop in {speed:.2f} s CPU; lower is faster)", flush=True)
             for c in (int(x) for x in args.concurrency.split(",")):
                 run_wrk(base, SCRIPT[op], connections=c, seconds=args.warmup, env=op_env)
                 cpu_before = cpu_seconds(server.pid)
@@ -241,6 +253,7 @@ def main() -> None:
                 # Jobs still waiting the moment the run ends: the runner keeps up only if this
                 # stays small (a reply's delivery is part of the work a reply costs).
                 r["jobs_waiting"] = jobs_waiting(args.database_url)
+                r["machine_speed_s"] = speed
                 results["ops"][op][f"c{c}"] = r
                 print(f"{op:11s} c={c:<3d} {r['rps']:8.1f} req/s  p50 {r['p50_us']/1000:7.2f} ms  "
                       f"p95 {r['p95_us']/1000:7.2f} ms  p99 {r['p99_us']/1000:7.2f} ms  errors {r['errors']}  "
