@@ -4,7 +4,8 @@ The columns (migration 0013) are generated from the text with a literal configur
 (``to_tsvector('english', body_text)`` and so on), so a query tests the stored vector and
 nothing is parsed again per row; tests/api/test_search.py checks the plans name the
 indexes. Before 0013 these were expression indexes, and every row the executor looked at
-(a walked row, a recheck) cost a ``to_tsvector()`` parse of ~40 µs.
+(a walked row, a recheck) cost a ``to_tsvector()`` parse: a walk over 2,903 messages at 1M took
+77 ms on the expression against 8.4 ms on the column.
 
 Terms are matched literally with plainto_tsquery (the same meaning as on
 SQLite, where every word is a quoted phrase), plus a ``to_tsquery('word':*)``
@@ -23,8 +24,8 @@ at is a heap row read:
 
 The planner chooses from its statistics, but it caps its guess for any word
 missing from them at 0.5 %, exactly the rare words it must not walk for. So we
-choose: a query whose every word is known to be common (in the index's
-most-common-elements statistics of the column at >= COMMON_FRACTION) walks; anything else
+choose: a query whose every word is known to be common (in the column's
+most-common-elements statistics at >= COMMON_FRACTION) walks; anything else
 reads the index first, fenced in a MATERIALIZED CTE so the planner cannot turn
 it back into a walk. Either way the work is bounded by about 10/COMMON_FRACTION
 rows or by the matches of a word rarer than that.
