@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from cartdesk.config import Settings
@@ -47,6 +47,13 @@ def postgres_url(suffix: str = "") -> str:
     return url.render_as_string(hide_password=False)
 
 
+def empty_schema(engine: Engine) -> None:
+    """Drop everything in a PostgreSQL test database's public schema (a fresh start)."""
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+
+
 def _backends() -> list[str]:
     backends = ["sqlite"]
     if os.environ.get("CARTDESK_TEST_DATABASE_URL"):
@@ -74,9 +81,7 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         url = postgres_url()
     db = create_database(url)
     if request.param == "postgres":
-        with db.engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
+        empty_schema(db.engine)
     upgrade(db.engine)
     yield db
     db.dispose()

@@ -18,7 +18,7 @@ from cartdesk.search import postgres
 from cartdesk.search import service as search_service
 from cartdesk.search.query import parse
 from cartdesk.search.schemas import SearchResults
-from tests.conftest import postgres_url
+from tests.conftest import empty_schema, postgres_url
 from tests.factories.auth import make_user
 from tests.factories.conversations import make_brand, make_conversation
 
@@ -31,9 +31,7 @@ TABLES = ("messages", "conversations", "customers")
 @pytest.fixture
 def db() -> Iterator[Database]:
     database = create_database(postgres_url("_vectors"))
-    with database.engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
+    empty_schema(database.engine)
     upgrade(database.engine)
     yield database
     database.dispose()

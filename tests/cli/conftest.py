@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 from typer.testing import CliRunner
 
 from cartdesk.cli.main import app
 from cartdesk.config import Settings
 from cartdesk.db.engine import Database, create_database
-from tests.conftest import postgres_url
+from tests.conftest import empty_schema, postgres_url
 
 _BACKENDS = ["sqlite"] + (["postgres"] if os.environ.get("CARTDESK_TEST_DATABASE_URL") else [])
 
@@ -28,9 +28,7 @@ _BACKENDS = ["sqlite"] + (["postgres"] if os.environ.get("CARTDESK_TEST_DATABASE
 def _fresh_postgres(name: str) -> str:
     url = postgres_url(f"_cli_{name}")
     engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
+    empty_schema(engine)
     engine.dispose()
     return url
 
